@@ -1,0 +1,88 @@
+# devirt: build, test, run, bench.
+#   make            bin/devirt, the core libraries and the guest images
+#   make test       all tests (Criterion); SANITIZE=1 for ASan+UBSan
+#   make run        the main job (installs what is missing first)
+#   make bench      benchmarks (bench/), CSV under bench/results/
+# Quiet by default; V=1 shows the commands.
+
+CC      ?= gcc
+SANITIZE ?= 0
+Q        = $(if $(V),,@)
+say      = $(if $(V),,@printf '  %-8s %s\n' '$(1)' '$@';)
+
+CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Wshadow -Wno-unused-parameter -D_GNU_SOURCE -MD -MP
+LDFLAGS :=
+LDLIBS  :=
+ifeq ($(SANITIZE),1)
+BUILD   := build/asan
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+DEVIRT  := $(BUILD)/bin/devirt
+else
+BUILD   := build
+DEVIRT  := bin/devirt
+endif
+
+# The KVM-free core: hardware models, platform, helpers.
+CORE_SRCS := lib/clock.c lib/gmem.c lib/units.c
+CORE_SRCS += devices/hw.c devices/pic.c devices/pit.c devices/uart.c devices/simple.c
+CORE_SRCS += machine/bus.c machine/machine.c machine/multiboot.c
+# The KVM monitor.
+VMM_SRCS  := vmm/vm.c vmm/run.c
+# The command line.
+CLI_SRCS  := cli/main.c cli/guest_path.c cli/cmd_run.c
+# Tests: one Criterion binary, one summary line.
+TEST_SRCS := tests/helpers.c
+TEST_SRCS += tests/test_clock.c tests/test_units.c tests/test_bus.c tests/test_pic.c
+TEST_SRCS += tests/test_pit.c tests/test_multiboot.c
+TEST_SRCS += tests/test_run.c tests/test_cli.c tests/test_qemu.c
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+CORE_LIB  := $(BUILD)/libdevirt.a
+VMM_LIB   := $(BUILD)/libdevirt-vmm.a
+TESTS     := $(BUILD)/tests/devirt-tests
+
+.DELETE_ON_ERROR:
+.PHONY: all deps test run bench clean guest
+all: $(DEVIRT) $(CORE_LIB) guest
+
+include guest/guest.mk
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(call say,CC)$(CC) $(CFLAGS) -c $< -o $@
+
+$(CORE_LIB): $(call obj,$(CORE_SRCS))
+	$(call say,AR)rm -f $@ && ar rcs $@ $^
+
+$(VMM_LIB): $(call obj,$(VMM_SRCS))
+	$(call say,AR)rm -f $@ && ar rcs $@ $^
+
+$(DEVIRT): $(call obj,$(CLI_SRCS)) $(VMM_LIB) $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(call say,LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(TESTS): $(call obj,$(TEST_SRCS)) $(VMM_LIB) $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(call say,LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+
+deps:
+	$(Q)scripts/deps.sh
+
+# REQUIRE_KVM=1 (CI) turns KVM skips into failures; REQUIRE_QEMU=1 likewise for the peer VMM.
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(TESTS)
+	$(Q)DEVIRT_BIN=$(DEVIRT) DEVIRT_GUEST_DIR=build/guest $(TESTS) --jobs 2
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(DEVIRT) run hello
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bench/exit-cost.sh
+
+clean:
+	rm -rf build bin
+
+-include $(patsubst %.o,%.d,$(call obj,$(CORE_SRCS) $(VMM_SRCS) $(CLI_SRCS) $(TEST_SRCS)))

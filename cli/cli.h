@@ -1,0 +1,17 @@
+/*
+ * Subcommands of the devirt binary. Each takes argc/argv after the
+ * subcommand name and returns the process exit status: 0 success, 1 guest
+ * failure or violated invariant, 2 bad usage or input, 3 environment.
+ */
+#ifndef DEVIRT_CLI_H
+#define DEVIRT_CLI_H
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_ENV = 3 };
+
+/* devirt run GUEST [options] [-- ARGS...] */
+int cmd_run(int argc, char **argv);
+
+/* Resolves a guest name or path to an image path in buf. Returns 0 or -ENOENT. */
+int cli__guest_path(const char *guest, char *buf, unsigned len);
+
+#endif

@@ -1,0 +1,204 @@
+/*
+ * devirt run: boot a guest, print its console, report its verdict.
+ * Exit 0 on pass, 1 on any guest failure (code printed), 2 on bad usage or
+ * a bad image, 3 when KVM is unusable.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli.h"
+#include "../lib/units.h"
+#include "../vmm/vmm.h"
+
+/* Appends one line per logged event: the text form used by --exit-log. */
+static void exit_log(void *ctx, const struct exit_rec *r)
+{
+	static const char *kinds[] = { "pio", "mmio", "hlt", "irq" };
+	FILE *f = ctx;
+	if (r->kind == EXIT_HLT)
+		fprintf(f, "%" PRIu64 " %" PRIu64 " hlt rip=%#" PRIx64 "\n", r->seq, r->vtime, r->rip);
+	else if (r->kind == EXIT_IRQ)
+		fprintf(f, "%" PRIu64 " %" PRIu64 " irq vector=%#" PRIx64 " rip=%#" PRIx64 "\n",
+			r->seq, r->vtime, r->value, r->rip);
+	else
+		fprintf(f, "%" PRIu64 " %" PRIu64 " %s %#" PRIx64 " %u %c %#" PRIx64 " %s rip=%#" PRIx64 "\n",
+			r->seq, r->vtime, kinds[r->kind], r->addr, r->size, r->write ? 'w' : 'r',
+			r->value, r->dev ? r->dev : "-", r->rip);
+}
+
+static int bad(const char *opt, const char *val, const char *why)
+{
+	fprintf(stderr, "devirt run: %s '%s': %s\n", opt, val, why);
+	return EXIT_USAGE;
+}
+
+/* Joins words[0..n) and extra (may be NULL) with spaces (caller frees). */
+static char *join(int n, char **words, const char *extra)
+{
+	size_t len = (extra ? strlen(extra) : 0) + 2;
+	for (int i = 0; i < n; i++)
+		len += strlen(words[i]) + 1;
+	char *s = calloc(1, len);
+	for (int i = 0; s && i <= n; i++) {
+		const char *w = i < n ? words[i] : extra;
+		if (!w || !*w)
+			continue;
+		if (*s)
+			strcat(s, " ");
+		strcat(s, w);
+	}
+	return s;
+}
+
+static void report(const char *guest, const struct vmm_result *r, int stats)
+{
+	double vms = (double)r->vtime_ns / 1e6, wms = (double)r->wall_ns / 1e6;
+	switch (r->state) {
+	case RUN_PASS:
+		fprintf(stderr, "devirt: %s: pass\n", guest);
+		break;
+	case RUN_FAIL:
+		fprintf(stderr, "devirt: %s: FAIL: guest reported failure code 0x%x\n", guest, r->exit_code);
+		break;
+	case RUN_HUNG:
+		fprintf(stderr, "devirt: %s: FAIL: guest hung (halted with nothing pending that could wake it) at vtime %.3f ms\n",
+			guest, vms);
+		break;
+	case RUN_VTIMEOUT:
+		fprintf(stderr, "devirt: %s: FAIL: virtual-time limit reached (%.3f ms)\n", guest, vms);
+		break;
+	case RUN_WTIMEOUT:
+		fprintf(stderr, "devirt: %s: FAIL: wall-time limit reached (%.3f ms)\n", guest, wms);
+		break;
+	case RUN_STOPPED:
+		fprintf(stderr, "devirt: %s: FAIL: stopped by a signal\n", guest);
+		break;
+	default:
+		fprintf(stderr, "devirt: %s: FAIL: %s (%s)\n", guest, run_state__name(r->state), r->err);
+		break;
+	}
+	if (stats)
+		fprintf(stderr, "devirt: stats: exits=%" PRIu64 " pio=%" PRIu64 " mmio=%" PRIu64
+			" hlt=%" PRIu64 " irq=%" PRIu64 " unhandled=%" PRIu64
+			" vtime_ns=%" PRIu64 " wall_ns=%" PRIu64 " ns_per_exit=%.1f\n",
+			r->exits, r->counts[EXIT_PIO], r->counts[EXIT_MMIO], r->counts[EXIT_HLT],
+			r->counts[EXIT_IRQ], r->unhandled, r->vtime_ns, r->wall_ns,
+			r->exits ? (double)r->wall_ns / (double)r->exits : 0.0);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "mem", required_argument, 0, 'm' },
+		{ "timeout", required_argument, 0, 't' },
+		{ "wall-timeout", required_argument, 0, 'w' },
+		{ "exit-cost", required_argument, 0, 'c' },
+		{ "exit-log", required_argument, 0, 'l' },
+		{ "args", required_argument, 0, 'a' },
+		{ "seed", required_argument, 0, 's' },
+		{ "stats", no_argument, 0, 'S' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	struct vmm_cfg cfg = { .console_fd = STDOUT_FILENO,
+			       .vtimeout_ns = 60ull * 1000000000ull,
+			       .wtimeout_ns = 120ull * 1000000000ull };
+	const char *exit_log_path = NULL, *args = NULL;
+	char seedarg[32] = "";
+	int stats = 0, c, wall_set = 0;
+	uint64_t v;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (units__size(optarg, &cfg.mem))
+				return bad("--mem", optarg, "expected a size such as 64M");
+			break;
+		case 't':
+			if (units__duration(optarg, &cfg.vtimeout_ns))
+				return bad("--timeout", optarg, "expected a duration with a unit (ns, us, ms, s)");
+			if (!wall_set)
+				cfg.wtimeout_ns = cfg.vtimeout_ns;
+			break;
+		case 'w':
+			if (units__duration(optarg, &cfg.wtimeout_ns))
+				return bad("--wall-timeout", optarg, "expected a duration with a unit (ns, us, ms, s)");
+			wall_set = 1;
+			break;
+		case 'c':
+			if (units__duration(optarg, &cfg.exit_cost_ns) || !cfg.exit_cost_ns)
+				return bad("--exit-cost", optarg, "expected a non-zero duration with a unit");
+			break;
+		case 'l': exit_log_path = optarg; break;
+		case 'a': args = optarg; break;
+		case 's':
+			if (units__u64(optarg, &v))
+				return bad("--seed", optarg, "expected an unsigned integer");
+			snprintf(seedarg, sizeof(seedarg), "seed=%" PRIu64, v);
+			break;
+		case 'S': stats = 1; break;
+		case 'h':
+			printf("usage: devirt run GUEST [--mem SIZE] [--timeout DUR] [--wall-timeout DUR]\n"
+			       "                  [--exit-cost DUR] [--seed N] [--exit-log FILE] [--stats]\n"
+			       "                  [--args 'K=V ...' | -- K=V ...]\n");
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "devirt run: missing GUEST (a workload name or an image path)\n");
+		return EXIT_USAGE;
+	}
+	const char *guest = argv[optind++];   /* options may follow GUEST; getopt moved them */
+	if (args && optind < argc) {
+		fprintf(stderr, "devirt run: give guest arguments either with --args or after --, not both\n");
+		return EXIT_USAGE;
+	}
+	char image[PATH_MAX];
+	if (cli__guest_path(guest, image, sizeof(image))) {
+		fprintf(stderr, "devirt run: unknown guest '%s': no such file and no workload %s\n", guest, image);
+		return EXIT_USAGE;
+	}
+	char *gargs = args ? join(1, (char **)&args, seedarg) : join(argc - optind, argv + optind, seedarg);
+	if (!gargs) {
+		fprintf(stderr, "devirt run: out of memory\n");
+		return EXIT_ENV;
+	}
+	FILE *log = NULL;
+	if (exit_log_path) {
+		log = fopen(exit_log_path, "w");
+		if (!log) {
+			fprintf(stderr, "devirt run: --exit-log %s: %s\n", exit_log_path, strerror(errno));
+			free(gargs);
+			return EXIT_USAGE;
+		}
+		cfg.trace = exit_log;
+		cfg.trace_ctx = log;
+	}
+	cfg.image = image;
+	cfg.args = gargs;
+	cfg.kvm_dev = getenv("DEVIRT_KVM_DEV");
+
+	struct vmm_result res;
+	int st = vmm__run(&cfg, &res);
+	if (log)
+		fclose(log);
+	free(gargs);
+	if (st == VMM_BAD_INPUT) {
+		fprintf(stderr, "devirt run: %s\n", res.err);
+		return EXIT_USAGE;
+	}
+	if (st == VMM_NO_ENV) {
+		fprintf(stderr, "devirt run: KVM unavailable: %s\n", res.err);
+		return EXIT_ENV;
+	}
+	report(guest, &res, stats);
+	return res.state == RUN_PASS ? EXIT_OK : EXIT_FAILED;
+}

@@ -1,0 +1,39 @@
+/*
+ * devirt: one binary, one subcommand per verb (DESIGN "Command line").
+ */
+#include <stdio.h>
+#include <string.h>
+#include "cli.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;
+} cmds[] = {
+	{ "run", cmd_run, "run GUEST [--mem SIZE] [--timeout DUR] [--seed N] [--exit-log F] [--stats] [-- ARGS...]" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: devirt COMMAND ...\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  devirt %s\n", cmds[i].usage);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "devirt: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

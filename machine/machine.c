@@ -1,0 +1,199 @@
+/*
+ * Platform assembly and the access choke point. Every trapped access, halt
+ * and interrupt injection gets a sequence number here and goes to the trace
+ * hook, so the recorder (and later the engine and fault injector) see one
+ * ordered stream no matter who drives the machine.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "machine.h"
+#include "../devices/pic.h"
+#include "../devices/pit.h"
+#include "../devices/simple.h"
+#include "../devices/uart.h"
+
+const char *run_state__name(int state)
+{
+	static const char *names[] = {
+		[RUN_GOING] = "running", [RUN_PASS] = "pass", [RUN_FAIL] = "fail",
+		[RUN_HUNG] = "hung", [RUN_VTIMEOUT] = "vtime-timeout",
+		[RUN_WTIMEOUT] = "wall-timeout", [RUN_CRASH] = "crash",
+		[RUN_STOPPED] = "stopped",
+	};
+	return state >= 0 && state <= RUN_STOPPED ? names[state] : "?";
+}
+
+/* Interrupt lines all end at the PIC (the engine will reroute some). */
+static void route_irq(void *ctx, int line, int level)
+{
+	struct machine *m = ctx;
+	pic__set_irq(m->pic, line, level);
+}
+
+static void on_exit_port(void *ctx, uint32_t value)
+{
+	struct machine *m = ctx;
+	if (m->state != RUN_GOING)
+		return;
+	m->exit_code = value;
+	m->state = value == EXIT_CODE_PASS ? RUN_PASS : RUN_FAIL;
+}
+
+int machine__add(struct machine *m, struct hw *hw)
+{
+	if (m->ndevs == MACHINE_MAX_DEVS)
+		return -ENOSPC;
+	m->devs[m->ndevs++] = hw;
+	return 0;
+}
+
+/* Creates the platform devices and maps their ranges. Returns 0 or -errno. */
+static int platform(struct machine *m, const struct machine_cfg *cfg)
+{
+	struct hw_env env = { .clock = &m->clock, .mem = &m->mem,
+			      .irq_set = route_irq, .irq_ctx = m };
+	struct hw *iodelay, *exitp, *scratch;
+	int rc;
+
+	m->pic = pic__create(&env);
+	if (!m->pic || (rc = machine__add(m, m->pic)))
+		return -ENOMEM;
+	m->pit = pit__create(&env, IRQ_PIT);
+	if (!m->pit || (rc = machine__add(m, m->pit)))
+		return -ENOMEM;
+	m->com1 = uart__create(&env, "com1", IRQ_COM1, cfg->console_fd);
+	if (!m->com1 || (rc = machine__add(m, m->com1)))
+		return -ENOMEM;
+	iodelay = iodelay__create(&env);
+	if (!iodelay || (rc = machine__add(m, iodelay)))
+		return -ENOMEM;
+	exitp = debugexit__create(&env, on_exit_port, m);
+	if (!exitp || (rc = machine__add(m, exitp)))
+		return -ENOMEM;
+	scratch = scratch__create(&env, 4096);
+	if (!scratch || (rc = machine__add(m, scratch)))
+		return -ENOMEM;
+
+	rc = bus__register(&m->bus, BUS_PIO, PORT_PIC_MASTER, 2, m->pic, 0);
+	rc = rc ? rc : bus__register(&m->bus, BUS_PIO, PORT_PIC_SLAVE, 2, m->pic, PIC_SLAVE_OFF);
+	rc = rc ? rc : bus__register(&m->bus, BUS_PIO, PORT_PIT, 4, m->pit, 0);
+	rc = rc ? rc : bus__register(&m->bus, BUS_PIO, PORT_IODELAY, 1, iodelay, 0);
+	rc = rc ? rc : bus__register(&m->bus, BUS_PIO, PORT_EXIT, 4, exitp, 0);
+	rc = rc ? rc : bus__register(&m->bus, BUS_PIO, PORT_COM1, 8, m->com1, 0);
+	rc = rc ? rc : bus__register(&m->bus, BUS_MMIO, MMIO_SCRATCH, 4096, scratch, 0);
+	return rc;
+}
+
+int machine__init(struct machine *m, const struct machine_cfg *cfg, void *ram, uint64_t ram_size)
+{
+	memset(m, 0, sizeof(*m));
+	clock__init(&m->clock);
+	bus__init(&m->bus);
+	m->mem.host = ram;
+	m->mem.size = ram_size;
+	m->exit_cost_ns = cfg->exit_cost_ns ? cfg->exit_cost_ns : 1000;
+	m->vtime_limit_ns = cfg->vtime_limit_ns;
+	int rc = platform(m, cfg);
+	if (rc)
+		machine__destroy(m);
+	return rc;
+}
+
+void machine__destroy(struct machine *m)
+{
+	for (int i = m->ndevs - 1; i >= 0; i--)
+		m->devs[i]->ops->destroy(m->devs[i]);
+	m->ndevs = 0;
+}
+
+/* Returns 1 the first time an unserved address is seen, 0 after. */
+static int first_report(struct machine *m, const struct bus_access *a)
+{
+	if (a->space == BUS_PIO) {
+		uint16_t p = (uint16_t)a->addr;
+		int seen = m->pio_reported[p >> 3] & (1u << (p & 7));
+		m->pio_reported[p >> 3] |= (uint8_t)(1u << (p & 7));
+		return !seen;
+	}
+	return m->unhandled == 1;  /* MMIO: report the first only */
+}
+
+static void emit(struct machine *m, struct exit_rec *r)
+{
+	r->seq = m->seq++;
+	r->vtime = m->clock.now;
+	m->counts[r->kind]++;
+	if (m->trace)
+		m->trace(m->trace_ctx, r);
+}
+
+/* Lets devices notice memory-mapped doorbells, then charges one exit. */
+static void after_exit(struct machine *m)
+{
+	for (int i = 0; i < m->ndevs; i++)
+		if (m->devs[i]->ops->poll)
+			m->devs[i]->ops->poll(m->devs[i]);
+	clock__run_until(&m->clock, m->clock.now + m->exit_cost_ns);
+	if (m->vtime_limit_ns && m->clock.now >= m->vtime_limit_ns && m->state == RUN_GOING)
+		m->state = RUN_VTIMEOUT;
+}
+
+void machine__access(struct machine *m, struct bus_access *a, uint64_t rip)
+{
+	struct bus_range *r = bus__find(&m->bus, a->space, a->addr);
+	struct exit_rec rec = { .kind = a->space == BUS_PIO ? EXIT_PIO : EXIT_MMIO,
+				.addr = a->addr, .size = a->size, .write = a->write,
+				.rip = rip };
+	if (r) {
+		r->fn(r->opaque, r, a, a->addr - r->base + r->dev_off);
+		rec.dev = r->hw->name;
+	} else {
+		m->unhandled++;
+		if (!a->write)
+			a->value = a->size >= 8 ? ~0ull : (1ull << (a->size * 8)) - 1;
+		if (first_report(m, a))
+			fprintf(stderr, "devirt: unhandled %s %s at 0x%llx (size %u); reads return all-ones\n",
+				a->space == BUS_PIO ? "port" : "MMIO", a->write ? "write" : "read",
+				(unsigned long long)a->addr, a->size);
+	}
+	if (!a->write && a->size < 8)
+		a->value &= (1ull << (a->size * 8)) - 1;
+	rec.value = a->value;
+	emit(m, &rec);
+	after_exit(m);
+}
+
+int machine__irq_pending(struct machine *m)
+{
+	return pic__pending(m->pic);
+}
+
+int machine__irq_ack(struct machine *m, uint64_t rip)
+{
+	int vec = pic__ack(m->pic);
+	struct exit_rec rec = { .kind = EXIT_IRQ, .value = (uint64_t)vec, .rip = rip };
+	emit(m, &rec);
+	return vec;
+}
+
+int machine__halt(struct machine *m, uint64_t rip)
+{
+	struct exit_rec rec = { .kind = EXIT_HLT, .rip = rip };
+	emit(m, &rec);
+	after_exit(m);
+	while (m->state == RUN_GOING && !pic__pending(m->pic)) {
+		uint64_t next = clock__next(&m->clock);
+		if (next == UINT64_MAX) {
+			m->state = RUN_HUNG;
+			break;
+		}
+		if (m->vtime_limit_ns && next >= m->vtime_limit_ns) {
+			clock__run_until(&m->clock, m->vtime_limit_ns);
+			m->state = RUN_VTIMEOUT;
+			break;
+		}
+		clock__run_until(&m->clock, next);
+	}
+	return m->state == RUN_GOING ? 0 : -1;
+}

@@ -1,0 +1,109 @@
+/*
+ * The platform without the CPU: RAM, virtual clock, bus, PIC, PIT, console
+ * UART, exit port, I/O delay port and scratch page, plus the one choke point
+ * through which every trapped access passes (machine__access). The KVM
+ * monitor drives it from real exits; the replayer and the tests drive it from
+ * recorded or scripted accesses. Nothing here knows about KVM.
+ */
+#ifndef DEVIRT_MACHINE_H
+#define DEVIRT_MACHINE_H
+
+#include <stdint.h>
+#include "bus.h"
+#include "../lib/clock.h"
+#include "../lib/gmem.h"
+
+/* Platform addresses (DESIGN "Platform contract"). */
+#define PORT_PIC_MASTER  0x20
+#define PORT_PIC_SLAVE   0xa0
+#define PORT_PIT         0x40
+#define PORT_IODELAY     0x80
+#define PORT_EXIT        0xf4
+#define PORT_COM1        0x3f8
+#define MMIO_SCRATCH     0xfe800000ull
+#define IRQ_PIT          0
+#define IRQ_COM1         4
+
+#define EXIT_CODE_PASS   0x10
+
+/* Why a run stopped. */
+enum run_state {
+	RUN_GOING = 0,
+	RUN_PASS,        /* guest wrote 0x10 to the exit port */
+	RUN_FAIL,        /* guest wrote another value */
+	RUN_HUNG,        /* halted with nothing that could wake it */
+	RUN_VTIMEOUT,    /* virtual-time bound reached */
+	RUN_WTIMEOUT,    /* wall-time bound reached */
+	RUN_CRASH,       /* triple fault, internal error, bad entry */
+	RUN_STOPPED,     /* interrupted by a signal */
+};
+
+/* Returns a short lowercase name for a run state. */
+const char *run_state__name(int state);
+
+enum exit_kind { EXIT_PIO = 0, EXIT_MMIO, EXIT_HLT, EXIT_IRQ };
+
+/* One logged event: a trapped access, a halt or an interrupt injection. */
+struct exit_rec {
+	uint64_t seq, vtime, addr, value, rip;
+	uint8_t kind, size, write;
+	const char *dev;  /* device name or NULL when unhandled */
+};
+
+/* Receives every logged event, in order. */
+typedef void machine_trace_fn(void *ctx, const struct exit_rec *r);
+
+struct machine_cfg {
+	uint64_t exit_cost_ns;   /* virtual time each exit costs (default 1 us) */
+	uint64_t vtime_limit_ns; /* 0: unbounded */
+	int console_fd;          /* COM1 output, -1 to discard */
+};
+
+#define MACHINE_MAX_DEVS 16
+
+struct machine {
+	struct clock clock;
+	struct gmem mem;
+	struct bus bus;
+	struct hw *pic, *pit, *com1;
+	struct hw *devs[MACHINE_MAX_DEVS];
+	int ndevs;
+	uint64_t seq;            /* events logged so far */
+	uint64_t exit_cost_ns, vtime_limit_ns;
+	int state;               /* enum run_state */
+	uint32_t exit_code;      /* value written to the exit port */
+	machine_trace_fn *trace;
+	void *trace_ctx;
+	uint64_t counts[4];      /* per enum exit_kind */
+	uint64_t unhandled;      /* accesses nobody serves */
+	uint8_t pio_reported[65536 / 8];
+};
+
+/* Builds the platform over guest RAM [ram, ram+ram_size). Returns 0 or
+ * -ENOMEM. On failure everything created is freed. */
+int machine__init(struct machine *m, const struct machine_cfg *cfg, void *ram, uint64_t ram_size);
+
+/* Frees the devices. */
+void machine__destroy(struct machine *m);
+
+/* Adds a device (taking ownership); poll/save/destroy then apply to it.
+ * Returns 0 or -ENOSPC. */
+int machine__add(struct machine *m, struct hw *hw);
+
+/* The choke point: serves one guest access through the bus, logs it, and
+ * advances the clock by one exit. rip is the guest's instruction pointer.
+ * A read's result is left in a->value. */
+void machine__access(struct machine *m, struct bus_access *a, uint64_t rip);
+
+/* The guest halted: logs it and advances the clock event by event until an
+ * interrupt is pending. Returns 0 when one is, or -1 (state set to
+ * RUN_HUNG or RUN_VTIMEOUT) when nothing can wake the guest. */
+int machine__halt(struct machine *m, uint64_t rip);
+
+/* Returns 1 if an interrupt waits for the CPU. */
+int machine__irq_pending(struct machine *m);
+
+/* Acknowledges the pending interrupt, logs the injection and returns its vector. */
+int machine__irq_ack(struct machine *m, uint64_t rip);
+
+#endif

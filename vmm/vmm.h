@@ -1,0 +1,43 @@
+/*
+ * "Create the VM, load the guest, run until it reports": one call, used by
+ * `devirt run`, the campaign runner and the integration tests alike.
+ */
+#ifndef DEVIRT_VMM_H
+#define DEVIRT_VMM_H
+
+#include <stdint.h>
+#include "../machine/machine.h"
+
+struct vmm_cfg {
+	const char *image;        /* path of the Multiboot ELF */
+	const char *args;         /* guest arguments ("key=value ..."), may be NULL */
+	const char *kvm_dev;      /* NULL: /dev/kvm */
+	uint64_t mem;             /* guest RAM bytes; 0: 64 MiB */
+	uint64_t vtimeout_ns;     /* virtual-time bound; 0: none */
+	uint64_t wtimeout_ns;     /* wall-time bound; 0: none */
+	uint64_t exit_cost_ns;    /* virtual time per exit; 0: 1 us */
+	int console_fd;           /* guest console output; -1 discards */
+	machine_trace_fn *trace;  /* sees every logged event; may be NULL */
+	void *trace_ctx;
+};
+
+struct vmm_result {
+	int state;                /* enum run_state */
+	uint32_t exit_code;       /* value the guest wrote to the exit port */
+	uint64_t exits;           /* logged events (accesses, halts, injections) */
+	uint64_t counts[4];       /* per enum exit_kind */
+	uint64_t unhandled;
+	uint64_t vtime_ns, wall_ns;
+	char err[256];            /* reason when the status is not VMM_RAN, or crash details */
+};
+
+enum vmm_status {
+	VMM_RAN = 0,              /* the guest ran; see result.state */
+	VMM_BAD_INPUT = 2,        /* unreadable or invalid image, bad config */
+	VMM_NO_ENV = 3,           /* no usable KVM */
+};
+
+/* Runs the guest to completion. Returns an enum vmm_status. */
+int vmm__run(const struct vmm_cfg *cfg, struct vmm_result *res);
+
+#endif
