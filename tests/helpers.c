@@ -27,7 +27,7 @@ void need_kvm(void)
 		return;
 	}
 	if (required("REQUIRE_KVM"))
-		cr_fatal("REQUIRE_KVM=1 but %s is unusable: %s", dev, strerror(errno));
+		cr_assert_fail("REQUIRE_KVM=1 but %s is unusable: %s", dev, strerror(errno));
 	cr_skip_test("skipped: %s is unusable (%s); set REQUIRE_KVM=1 to fail instead", dev, strerror(errno));
 }
 
@@ -38,7 +38,7 @@ void need_qemu(void)
 	if (run_cmd(argv, NULL, out, sizeof(out)) == 0)
 		return;
 	if (required("REQUIRE_QEMU"))
-		cr_fatal("REQUIRE_QEMU=1 but qemu-system-x86_64 does not run");
+		cr_assert_fail("REQUIRE_QEMU=1 but qemu-system-x86_64 does not run");
 	cr_skip_test("skipped: qemu-system-x86_64 not installed (make deps installs it)");
 }
 

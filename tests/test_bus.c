@@ -2,6 +2,7 @@
  * The trap registry: lookup, overlap refusal, handler swapping.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include "../machine/bus.h"
 #include "../devices/simple.h"
 

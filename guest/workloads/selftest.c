@@ -27,7 +27,7 @@ int workload_main(void)
 		__asm__ volatile("ud2");
 	if (streq(c, "triple")) {
 		struct { uint16_t limit; uint64_t base; } __attribute__((packed)) empty = { 0, 0 };
-		__asm__ volatile("lidt %0; int3" : : "m"(empty));
+		__asm__ volatile("lidt %0; ud2" : : "m"(empty));
 	}
 	if (streq(c, "spin")) {
 		for (volatile uint64_t i = 0;; i++)
