@@ -24,7 +24,7 @@ DEVIRT  := bin/devirt
 endif
 
 # The KVM-free core: hardware models, platform, helpers.
-CORE_SRCS := lib/clock.c lib/gmem.c lib/units.c
+CORE_SRCS := lib/clock.c lib/gmem.c lib/units.c lib/blk.c
 CORE_SRCS += devices/hw.c devices/pic.c devices/pit.c devices/uart.c devices/simple.c
 CORE_SRCS += machine/bus.c machine/machine.c machine/multiboot.c
 # The KVM monitor.

@@ -1,0 +1,35 @@
+/*
+ * A disk image as a sequence of 512-byte sectors: what the ATA and ringblk
+ * models store their data in. Created sparse at the requested size when the
+ * file does not exist, so `--disk new.img` just works.
+ */
+#ifndef DEVIRT_BLK_H
+#define DEVIRT_BLK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BLK_SECTOR 512u
+
+struct blk {
+	int fd;
+	uint64_t sectors;
+};
+
+/* Opens path read-write, creating it with create_bytes (rounded down to
+ * whole sectors) when missing. Returns 0, or -errno with a reason in err. */
+int blk__open(struct blk *b, const char *path, uint64_t create_bytes, char *err, size_t errlen);
+
+/* Reads count sectors from lba. Returns 0, -ERANGE past the end, -EIO. */
+int blk__read(struct blk *b, uint64_t lba, void *buf, uint32_t count);
+
+/* Writes count sectors at lba. Returns 0, -ERANGE past the end, -EIO. */
+int blk__write(struct blk *b, uint64_t lba, const void *buf, uint32_t count);
+
+/* Forces written data to stable storage. Returns 0 or -EIO. */
+int blk__flush(struct blk *b);
+
+/* Closes the image. */
+void blk__close(struct blk *b);
+
+#endif
