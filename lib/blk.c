@@ -63,6 +63,8 @@ static int xfer(struct blk *b, uint64_t lba, void *buf, uint32_t count, int writ
 			continue;
 		if (n < 0)
 			return -EIO;
+		if (n == 0 && write)
+			return -EIO;
 		if (n == 0) {          /* short file: reads past EOF are zeros */
 			memset((char *)buf + done, 0, len - done);
 			break;
