@@ -85,9 +85,9 @@ static void report(const char *guest, const struct vmm_result *r, int stats)
 	if (stats)
 		fprintf(stderr, "devirt: stats: exits=%" PRIu64 " pio=%" PRIu64 " mmio=%" PRIu64
 			" hlt=%" PRIu64 " irq=%" PRIu64 " unhandled=%" PRIu64
-			" vtime_ns=%" PRIu64 " wall_ns=%" PRIu64 " ns_per_exit=%.1f\n",
+			" ringblk_mmio=%" PRIu64 " vtime_ns=%" PRIu64 " wall_ns=%" PRIu64 " ns_per_exit=%.1f\n",
 			r->exits, r->counts[EXIT_PIO], r->counts[EXIT_MMIO], r->counts[EXIT_HLT],
-			r->counts[EXIT_IRQ], r->unhandled, r->vtime_ns, r->wall_ns,
+			r->counts[EXIT_IRQ], r->unhandled, r->ringblk_exits, r->vtime_ns, r->wall_ns,
 			r->exits ? (double)r->wall_ns / (double)r->exits : 0.0);
 }
 
@@ -102,6 +102,10 @@ int cmd_run(int argc, char **argv)
 		{ "args", required_argument, 0, 'a' },
 		{ "seed", required_argument, 0, 's' },
 		{ "stats", no_argument, 0, 'S' },
+		{ "disk", required_argument, 0, 'd' },
+		{ "disk-size", required_argument, 0, 'D' },
+		{ "ringblk-disk", required_argument, 0, 'r' },
+		{ "ringblk-trap", no_argument, 0, 'T' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -143,9 +147,18 @@ int cmd_run(int argc, char **argv)
 			snprintf(seedarg, sizeof(seedarg), "seed=%" PRIu64, v);
 			break;
 		case 'S': stats = 1; break;
+		case 'd': cfg.disk = optarg; break;
+		case 'D':
+			if (units__size(optarg, &cfg.disk_size) || cfg.disk_size < 512)
+				return bad("--disk-size", optarg, "expected a size of at least one sector, such as 16M");
+			cfg.ringblk_disk_size = cfg.disk_size;
+			break;
+		case 'r': cfg.ringblk_disk = optarg; break;
+		case 'T': cfg.ringblk_trap = 1; break;
 		case 'h':
 			printf("usage: devirt run GUEST [--mem SIZE] [--timeout DUR] [--wall-timeout DUR]\n"
 			       "                  [--exit-cost DUR] [--seed N] [--exit-log FILE] [--stats]\n"
+			       "                  [--disk F] [--disk-size SIZE] [--ringblk-disk F] [--ringblk-trap]\n"
 			       "                  [--args 'K=V ...' | -- K=V ...]\n");
 			return EXIT_OK;
 		default:

@@ -5,7 +5,7 @@
 # (elf32-i386: QEMU's -kernel loads only 32-bit Multiboot ELFs).
 # Quiet by default; V=1 shows the commands.
 
-GUEST_WORKLOADS := hello exitloop selftest
+GUEST_WORKLOADS := hello exitloop selftest ringblk-stress uart-echo
 
 GUEST_CC      ?= gcc
 GUEST_OBJCOPY ?= objcopy
@@ -27,8 +27,10 @@ GUEST_RT_SRCS += guest/lib/isr.S
 GUEST_RT_SRCS += guest/lib/pic.c
 GUEST_RT_SRCS += guest/lib/pit.c
 GUEST_RT_SRCS += guest/lib/printf.c
+GUEST_RT_SRCS += guest/lib/ringblk.c
 GUEST_RT_SRCS += guest/lib/rt.c
 GUEST_RT_SRCS += guest/lib/string.c
+GUEST_RT_SRCS += guest/lib/uart.c
 
 guest_obj = $(patsubst guest/%,$(GUEST_OBJDIR)/%.o,$(basename $(1)))
 

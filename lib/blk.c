@@ -49,6 +49,22 @@ int blk__open(struct blk *b, const char *path, uint64_t create_bytes, char *err,
 	return 0;
 }
 
+int blk__open_temp(struct blk *b, uint64_t bytes, char *err, size_t errlen)
+{
+	b->sectors = bytes / BLK_SECTOR;
+	b->fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (b->fd < 0 || !b->sectors || ftruncate(b->fd, (off_t)(b->sectors * BLK_SECTOR)) < 0) {
+		int e = b->sectors ? errno : EINVAL;
+		snprintf(err, errlen, "temporary disk image of %llu bytes: %s",
+			 (unsigned long long)bytes, strerror(e));
+		if (b->fd >= 0)
+			close(b->fd);
+		b->fd = -1;
+		return -e;
+	}
+	return 0;
+}
+
 /* Moves count sectors between buf and the file; write selects the direction. */
 static int xfer(struct blk *b, uint64_t lba, void *buf, uint32_t count, int write)
 {

@@ -20,6 +20,10 @@ struct blk {
  * whole sectors) when missing. Returns 0, or -errno with a reason in err. */
 int blk__open(struct blk *b, const char *path, uint64_t create_bytes, char *err, size_t errlen);
 
+/* Creates an anonymous image of bytes (unlinked temporary file): for runs
+ * that were given no disk. Returns 0 or -errno with a reason in err. */
+int blk__open_temp(struct blk *b, uint64_t bytes, char *err, size_t errlen);
+
 /* Reads count sectors from lba. Returns 0, -ERANGE past the end, -EIO. */
 int blk__read(struct blk *b, uint64_t lba, void *buf, uint32_t count);
 

@@ -32,6 +32,7 @@ struct bus_range {
 	struct hw *hw;
 	bus_fn *fn;
 	void *opaque;
+	uint64_t exits;     /* accesses that trapped on this range */
 };
 
 #define BUS_MAX_RANGES 32

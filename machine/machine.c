@@ -10,6 +10,7 @@
 #include "machine.h"
 #include "../devices/pic.h"
 #include "../devices/pit.h"
+#include "../devices/ringblk.h"
 #include "../devices/simple.h"
 #include "../devices/uart.h"
 
@@ -62,7 +63,7 @@ static int platform(struct machine *m, const struct machine_cfg *cfg)
 	m->pit = pit__create(&env, IRQ_PIT);
 	if (!m->pit || (rc = machine__add(m, m->pit)))
 		return -ENOMEM;
-	m->com1 = uart__create(&env, "com1", IRQ_COM1, cfg->console_fd);
+	m->com1 = uart__create(&env, "com1", IRQ_COM1, &(struct uart_backend){ .out_fd = cfg->console_fd, .in_fd = -1 });
 	if (!m->com1 || (rc = machine__add(m, m->com1)))
 		return -ENOMEM;
 	iodelay = iodelay__create(&env);
@@ -74,6 +75,14 @@ static int platform(struct machine *m, const struct machine_cfg *cfg)
 	scratch = scratch__create(&env, 4096);
 	if (!scratch || (rc = machine__add(m, scratch)))
 		return -ENOMEM;
+	if (cfg->ringblk_disk) {
+		m->ringblk = ringblk__create(&env, "ringblk", RINGBLK_IRQ, cfg->ringblk_disk);
+		if (!m->ringblk || (rc = machine__add(m, m->ringblk)))
+			return -ENOMEM;
+		rc = bus__register(&m->bus, BUS_MMIO, RINGBLK_BASE, RINGBLK_SIZE, m->ringblk, 0);
+		if (rc)
+			return rc;
+	}
 
 	rc = bus__register(&m->bus, BUS_PIO, PORT_PIC_MASTER, 2, m->pic, 0);
 	rc = rc ? rc : bus__register(&m->bus, BUS_PIO, PORT_PIC_SLAVE, 2, m->pic, PIC_SLAVE_OFF);
@@ -146,6 +155,7 @@ void machine__access(struct machine *m, struct bus_access *a, uint64_t rip)
 				.addr = a->addr, .size = a->size, .write = a->write,
 				.rip = rip };
 	if (r) {
+		r->exits++;
 		r->fn(r->opaque, r, a, a->addr - r->base + r->dev_off);
 		rec.dev = r->hw->name;
 	} else {
@@ -196,4 +206,13 @@ int machine__halt(struct machine *m, uint64_t rip)
 		clock__run_until(&m->clock, next);
 	}
 	return m->state == RUN_GOING ? 0 : -1;
+}
+
+uint64_t machine__exits_of(struct machine *m, struct hw *hw, int space)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < m->bus.n[space]; i++)
+		if (m->bus.r[space][i].hw == hw)
+			n += m->bus.r[space][i].exits;
+	return n;
 }

@@ -12,6 +12,7 @@
 #include "bus.h"
 #include "../lib/clock.h"
 #include "../lib/gmem.h"
+#include "../lib/blk.h"
 
 /* Platform addresses (DESIGN "Platform contract"). */
 #define PORT_PIC_MASTER  0x20
@@ -57,6 +58,8 @@ struct machine_cfg {
 	uint64_t exit_cost_ns;   /* virtual time each exit costs (default 1 us) */
 	uint64_t vtime_limit_ns; /* 0: unbounded */
 	int console_fd;          /* COM1 output, -1 to discard */
+	struct blk *ata_disk;    /* NULL: no ATA disk */
+	struct blk *ringblk_disk;/* NULL: no ringblk */
 };
 
 #define MACHINE_MAX_DEVS 16
@@ -65,7 +68,7 @@ struct machine {
 	struct clock clock;
 	struct gmem mem;
 	struct bus bus;
-	struct hw *pic, *pit, *com1;
+	struct hw *pic, *pit, *com1, *ata, *ringblk;
 	struct hw *devs[MACHINE_MAX_DEVS];
 	int ndevs;
 	uint64_t seq;            /* events logged so far */
@@ -102,6 +105,9 @@ int machine__halt(struct machine *m, uint64_t rip);
 
 /* Returns 1 if an interrupt waits for the CPU. */
 int machine__irq_pending(struct machine *m);
+
+/* Returns the accesses that trapped on hw's ranges in space. */
+uint64_t machine__exits_of(struct machine *m, struct hw *hw, int space);
 
 /* Acknowledges the pending interrupt, logs the injection and returns its vector. */
 int machine__irq_ack(struct machine *m, uint64_t rip);

@@ -21,6 +21,7 @@
 #include "vm.h"
 #include "vmm.h"
 #include "../machine/multiboot.h"
+#include "../devices/ringblk.h"
 
 static struct kvm_run *volatile g_run;
 static volatile sig_atomic_t g_signal;
@@ -217,15 +218,62 @@ static void disarm(struct sigaction old[3])
 	sigaction(SIGTERM, &old[2], NULL);
 }
 
+/* Opens path (or a temporary image when NULL). Returns 0 or VMM_BAD_INPUT. */
+static int open_disk(struct blk *b, const char *path, uint64_t size, const char *opt, struct vmm_result *res)
+{
+	char err[200];
+	uint64_t bytes = size ? size : 16ull << 20;
+	int rc = path ? blk__open(b, path, bytes, err, sizeof(err)) : blk__open_temp(b, bytes, err, sizeof(err));
+	if (rc)
+		snprintf(res->err, sizeof(res->err), "%s: %s", opt, err);
+	return rc ? VMM_BAD_INPUT : VMM_RAN;
+}
+
+/* Loads the guest and starts it; runs it to the end. Returns an enum vmm_status. */
+static int boot(const struct vmm_cfg *cfg, struct vm *vm, struct machine *m, struct vmm_result *res)
+{
+	struct multiboot_image mb;
+	struct sigaction old[3];
+	char lerr[200];
+	size_t len = 0;
+	uint8_t *img = slurp(cfg->image, &len, res->err, sizeof(res->err));
+	if (!img)
+		return VMM_BAD_INPUT;
+	char *cmdline = malloc(strlen(cfg->image) + (cfg->args ? strlen(cfg->args) : 0) + 2);
+	int status = VMM_RAN;
+	if (cmdline)
+		sprintf(cmdline, "%s%s%s", cfg->image, cfg->args && *cfg->args ? " " : "",
+			cfg->args ? cfg->args : "");
+	if (!cmdline || multiboot__load(&m->mem, img, len, cmdline, &mb, lerr, sizeof(lerr))) {
+		snprintf(res->err, sizeof(res->err), "%s: %s", cfg->image, cmdline ? lerr : "out of memory");
+		status = VMM_BAD_INPUT;
+	} else if (vm__reset_cpu(vm, (uint32_t)mb.entry, MULTIBOOT_BOOTLOADER_MAGIC, mb.info)) {
+		snprintf(res->err, sizeof(res->err), "cannot set the vCPU's registers: %s", strerror(errno));
+		status = VMM_NO_ENV;
+	} else if (m->ringblk && !cfg->ringblk_trap &&
+		   vm__set_slot(vm, 1, RINGBLK_BASE, RINGBLK_SIZE, ringblk__bar(m->ringblk))) {
+		/* pass-through: the BAR is a memory slot, guest accesses do not exit */
+		snprintf(res->err, sizeof(res->err), "cannot map the ringblk BAR: %s", strerror(errno));
+		status = VMM_NO_ENV;
+	} else {
+		arm(vm, cfg->wtimeout_ns, old);
+		uint64_t t0 = now_ns();
+		loop(vm, m, res, cfg->wtimeout_ns ? t0 + cfg->wtimeout_ns : 0);
+		res->wall_ns = now_ns() - t0;
+		disarm(old);
+	}
+	free(cmdline);
+	free(img);
+	return status;
+}
+
 int vmm__run(const struct vmm_cfg *cfg, struct vmm_result *res)
 {
 	struct vm vm;
 	struct machine m;
-	struct multiboot_image mb;
-	struct sigaction old[3];
-	size_t len = 0;
+	struct blk ata_disk = { .fd = -1 }, rb_disk = { .fd = -1 };
 	uint64_t mem = cfg->mem ? cfg->mem : 64ull << 20;
-	int status = VMM_RAN;
+	int status;
 
 	memset(res, 0, sizeof(*res));
 	if (mem < (2ull << 20) || mem > (3ull << 30)) {
@@ -233,53 +281,39 @@ int vmm__run(const struct vmm_cfg *cfg, struct vmm_result *res)
 			 (unsigned long long)mem);
 		return VMM_BAD_INPUT;
 	}
-	uint8_t *img = slurp(cfg->image, &len, res->err, sizeof(res->err));
-	if (!img)
-		return VMM_BAD_INPUT;
+	status = open_disk(&ata_disk, cfg->disk, cfg->disk_size, "--disk", res);
+	if (status == VMM_RAN)
+		status = open_disk(&rb_disk, cfg->ringblk_disk, cfg->ringblk_disk_size, "--ringblk-disk", res);
+	if (status != VMM_RAN)
+		goto out_disks;
 	if (vm__open(&vm, cfg->kvm_dev ? cfg->kvm_dev : "/dev/kvm", mem, res->err, sizeof(res->err))) {
-		vm__close(&vm);
-		free(img);
-		return VMM_NO_ENV;
+		status = VMM_NO_ENV;
+		goto out_vm;
 	}
 	struct machine_cfg mc = { .exit_cost_ns = cfg->exit_cost_ns, .vtime_limit_ns = cfg->vtimeout_ns,
-				  .console_fd = cfg->console_fd };
+				  .console_fd = cfg->console_fd, .ata_disk = &ata_disk,
+				  .ringblk_disk = &rb_disk };
 	if (machine__init(&m, &mc, vm.ram, vm.ram_size)) {
 		snprintf(res->err, sizeof(res->err), "out of memory building the platform");
-		vm__close(&vm);
-		free(img);
-		return VMM_NO_ENV;
+		status = VMM_NO_ENV;
+		goto out_vm;
 	}
 	m.trace = cfg->trace;
 	m.trace_ctx = cfg->trace_ctx;
-
-	char *cmdline = malloc(strlen(cfg->image) + (cfg->args ? strlen(cfg->args) : 0) + 2);
-	if (cmdline)
-		sprintf(cmdline, "%s%s%s", cfg->image, cfg->args && *cfg->args ? " " : "",
-			cfg->args ? cfg->args : "");
-	char lerr[200];
-	if (!cmdline || multiboot__load(&m.mem, img, len, cmdline, &mb, lerr, sizeof(lerr))) {
-		snprintf(res->err, sizeof(res->err), "%s: %s", cfg->image, cmdline ? lerr : "out of memory");
-		status = VMM_BAD_INPUT;
-	} else if (vm__reset_cpu(&vm, (uint32_t)mb.entry, MULTIBOOT_BOOTLOADER_MAGIC, mb.info)) {
-		snprintf(res->err, sizeof(res->err), "cannot set the vCPU's registers: %s", strerror(errno));
-		status = VMM_NO_ENV;
-	} else {
-		arm(&vm, cfg->wtimeout_ns, old);
-		uint64_t t0 = now_ns();
-		loop(&vm, &m, res, cfg->wtimeout_ns ? t0 + cfg->wtimeout_ns : 0);
-		res->wall_ns = now_ns() - t0;
-		disarm(old);
-	}
-	free(cmdline);
-	free(img);
-
+	status = boot(cfg, &vm, &m, res);
 	res->state = m.state;
 	res->exit_code = m.exit_code;
 	res->exits = m.seq;
 	memcpy(res->counts, m.counts, sizeof(res->counts));
 	res->unhandled = m.unhandled;
 	res->vtime_ns = m.clock.now;
+	if (m.ringblk)
+		res->ringblk_exits = machine__exits_of(&m, m.ringblk, BUS_MMIO);
 	machine__destroy(&m);
+out_vm:
 	vm__close(&vm);
+out_disks:
+	blk__close(&ata_disk);
+	blk__close(&rb_disk);
 	return status;
 }

@@ -17,6 +17,11 @@ struct vmm_cfg {
 	uint64_t wtimeout_ns;     /* wall-time bound; 0: none */
 	uint64_t exit_cost_ns;    /* virtual time per exit; 0: 1 us */
 	int console_fd;           /* guest console output; -1 discards */
+	const char *disk;         /* ATA image; NULL: an anonymous temporary image */
+	uint64_t disk_size;       /* size when the image is created; 0: 16 MiB */
+	const char *ringblk_disk; /* ringblk image; NULL: anonymous temporary */
+	uint64_t ringblk_disk_size;
+	int ringblk_trap;         /* 1: leave the BAR unmapped so every access exits */
 	machine_trace_fn *trace;  /* sees every logged event; may be NULL */
 	void *trace_ctx;
 };
@@ -27,6 +32,7 @@ struct vmm_result {
 	uint64_t exits;           /* logged events (accesses, halts, injections) */
 	uint64_t counts[4];       /* per enum exit_kind */
 	uint64_t unhandled;
+	uint64_t ringblk_exits;   /* MMIO exits on ringblk's register page */
 	uint64_t vtime_ns, wall_ns;
 	char err[256];            /* reason when the status is not VMM_RAN, or crash details */
 };
