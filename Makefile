@@ -25,7 +25,7 @@ endif
 
 # The KVM-free core: hardware models, platform, helpers.
 CORE_SRCS := lib/clock.c lib/gmem.c lib/units.c lib/blk.c
-CORE_SRCS += devices/hw.c devices/pic.c devices/pit.c devices/uart.c devices/simple.c devices/ringblk.c
+CORE_SRCS += devices/hw.c devices/pic.c devices/pit.c devices/uart.c devices/simple.c devices/ringblk.c devices/ata.c
 CORE_SRCS += machine/bus.c machine/machine.c machine/multiboot.c
 # The KVM monitor.
 VMM_SRCS  := vmm/vm.c vmm/run.c
@@ -34,8 +34,8 @@ CLI_SRCS  := cli/main.c cli/guest_path.c cli/cmd_run.c
 # Tests: one Criterion binary, one summary line.
 TEST_SRCS := tests/helpers.c
 TEST_SRCS += tests/test_clock.c tests/test_units.c tests/test_bus.c tests/test_pic.c
-TEST_SRCS += tests/test_pit.c tests/test_uart.c tests/test_multiboot.c tests/test_ringblk.c
-TEST_SRCS += tests/test_run.c tests/test_cli.c tests/test_qemu.c tests/test_workloads.c
+TEST_SRCS += tests/test_pit.c tests/test_uart.c tests/test_multiboot.c tests/test_ringblk.c tests/test_ata.c
+TEST_SRCS += tests/test_run.c tests/test_cli.c tests/test_qemu.c tests/test_workloads.c tests/test_fuzz.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 CORE_LIB  := $(BUILD)/libdevirt.a

@@ -5,7 +5,7 @@
 # (elf32-i386: QEMU's -kernel loads only 32-bit Multiboot ELFs).
 # Quiet by default; V=1 shows the commands.
 
-GUEST_WORKLOADS := hello exitloop selftest ringblk-stress uart-echo
+GUEST_WORKLOADS := hello exitloop selftest ringblk-stress uart-echo ata-stress mixed
 
 GUEST_CC      ?= gcc
 GUEST_OBJCOPY ?= objcopy
@@ -19,6 +19,7 @@ GUEST_LDFLAGS := -T guest/guest.ld -z max-page-size=0x1000 -Wl,--build-id=none
 
 GUEST_RT_SRCS := guest/boot.S
 GUEST_RT_SRCS += guest/lib/args.c
+GUEST_RT_SRCS += guest/lib/ata.c
 GUEST_RT_SRCS += guest/lib/console.c
 GUEST_RT_SRCS += guest/lib/delay.c
 GUEST_RT_SRCS += guest/lib/exit.c

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "machine.h"
+#include "../devices/ata.h"
 #include "../devices/pic.h"
 #include "../devices/pit.h"
 #include "../devices/ringblk.h"
@@ -75,6 +76,15 @@ static int platform(struct machine *m, const struct machine_cfg *cfg)
 	scratch = scratch__create(&env, 4096);
 	if (!scratch || (rc = machine__add(m, scratch)))
 		return -ENOMEM;
+	if (cfg->ata_disk) {
+		m->ata = ata__create(&env, "ata", IRQ_ATA, cfg->ata_disk);
+		if (!m->ata || (rc = machine__add(m, m->ata)))
+			return -ENOMEM;
+		rc = bus__register(&m->bus, BUS_PIO, PORT_ATA, 8, m->ata, 0);
+		rc = rc ? rc : bus__register(&m->bus, BUS_PIO, PORT_ATA_CTRL, 1, m->ata, ATA_CTRL_OFF);
+		if (rc)
+			return rc;
+	}
 	if (cfg->ringblk_disk) {
 		m->ringblk = ringblk__create(&env, "ringblk", RINGBLK_IRQ, cfg->ringblk_disk);
 		if (!m->ringblk || (rc = machine__add(m, m->ringblk)))

@@ -21,9 +21,12 @@
 #define PORT_IODELAY     0x80
 #define PORT_EXIT        0xf4
 #define PORT_COM1        0x3f8
+#define PORT_ATA         0x1f0
+#define PORT_ATA_CTRL    0x3f6
 #define MMIO_SCRATCH     0xfe800000ull
 #define IRQ_PIT          0
 #define IRQ_COM1         4
+#define IRQ_ATA          14
 
 #define EXIT_CODE_PASS   0x10
 

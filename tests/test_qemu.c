@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include "helpers.h"
 
 static char out[65536];
@@ -38,4 +39,18 @@ Test(qemu, uart_echo_passes_on_qemu_16550, .timeout = 150)
 	need_kvm();
 	int st = qemu("uart-echo", "bytes=517 seed=3 trigger=14", NULL);
 	cr_assert_eq(st, 33, "QEMU exit status %d:\n%s", st, out);
+}
+
+Test(qemu, ata_stress_passes_on_qemu_ide, .timeout = 150)
+{
+	need_qemu();
+	need_kvm();
+	char disk[] = "/tmp/devirt-qemu-ata-XXXXXX";
+	int fd = mkstemp(disk);
+	cr_assert(fd >= 0 && ftruncate(fd, 16 << 20) == 0);
+	close(fd);
+	int st = qemu("ata-stress", "sectors=32 seed=7", disk);
+	unlink(disk);
+	cr_assert_eq(st, 33, "QEMU exit status %d:\n%s", st, out);
+	cr_assert(strstr(out, "all phases passed"), "%s", out);
 }
