@@ -4,6 +4,7 @@
  * a bad image, 3 when KVM is unusable.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -106,13 +107,14 @@ int cmd_run(int argc, char **argv)
 		{ "disk-size", required_argument, 0, 'D' },
 		{ "ringblk-disk", required_argument, 0, 'r' },
 		{ "ringblk-trap", no_argument, 0, 'T' },
+		{ "console", required_argument, 0, 'C' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	struct vmm_cfg cfg = { .console_fd = STDOUT_FILENO,
 			       .vtimeout_ns = 60ull * 1000000000ull,
 			       .wtimeout_ns = 120ull * 1000000000ull };
-	const char *exit_log_path = NULL, *args = NULL;
+	const char *exit_log_path = NULL, *args = NULL, *console_path = NULL;
 	char seedarg[32] = "";
 	int stats = 0, c, wall_set = 0;
 	uint64_t v;
@@ -155,10 +157,12 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'r': cfg.ringblk_disk = optarg; break;
 		case 'T': cfg.ringblk_trap = 1; break;
+		case 'C': console_path = optarg; break;
 		case 'h':
 			printf("usage: devirt run GUEST [--mem SIZE] [--timeout DUR] [--wall-timeout DUR]\n"
 			       "                  [--exit-cost DUR] [--seed N] [--exit-log FILE] [--stats]\n"
 			       "                  [--disk F] [--disk-size SIZE] [--ringblk-disk F] [--ringblk-trap]\n"
+			       "                  [--console FILE]\n"
 			       "                  [--args 'K=V ...' | -- K=V ...]\n");
 			return EXIT_OK;
 		default:
@@ -184,6 +188,14 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "devirt run: out of memory\n");
 		return EXIT_ENV;
 	}
+	if (console_path) {
+		cfg.console_fd = open(console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (cfg.console_fd < 0) {
+			fprintf(stderr, "devirt run: --console %s: %s\n", console_path, strerror(errno));
+			free(gargs);
+			return EXIT_USAGE;
+		}
+	}
 	FILE *log = NULL;
 	if (exit_log_path) {
 		log = fopen(exit_log_path, "w");
@@ -203,6 +215,8 @@ int cmd_run(int argc, char **argv)
 	int st = vmm__run(&cfg, &res);
 	if (log)
 		fclose(log);
+	if (console_path)
+		close(cfg.console_fd);
 	free(gargs);
 	if (st == VMM_BAD_INPUT) {
 		fprintf(stderr, "devirt run: %s\n", res.err);
