@@ -10,9 +10,11 @@ SANITIZE ?= 0
 Q        = $(if $(V),,@)
 say      = $(if $(V),,@printf '  %-8s %s\n' '$(1)' '$@';)
 
-CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Wshadow -Wno-unused-parameter -D_GNU_SOURCE -MD -MP
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Wshadow -Wno-unused-parameter -D_GNU_SOURCE -MD -MP \
+	   -DDEVIRT_VERSION='"devirt $(VERSION)"'
 LDFLAGS :=
-LDLIBS  :=
+LDLIBS  := -lsqlite3 -lpcre2-8 -lz -lpthread
 ifeq ($(SANITIZE),1)
 BUILD   := build/asan
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -26,7 +28,9 @@ endif
 # The KVM-free core: hardware models, platform, helpers.
 CORE_SRCS := lib/clock.c lib/gmem.c lib/units.c lib/blk.c
 CORE_SRCS += devices/hw.c devices/pic.c devices/pit.c devices/uart.c devices/simple.c devices/ringblk.c devices/ata.c
+CORE_SRCS += devices/regnames.c
 CORE_SRCS += machine/bus.c machine/machine.c machine/multiboot.c
+CORE_SRCS += traces/db.c traces/schema_blob.S traces/store.c traces/text.c
 # The KVM monitor.
 VMM_SRCS  := vmm/vm.c vmm/run.c
 # The command line.
@@ -35,9 +39,9 @@ CLI_SRCS  := cli/main.c cli/guest_path.c cli/cmd_run.c
 TEST_SRCS := tests/helpers.c
 TEST_SRCS += tests/test_clock.c tests/test_units.c tests/test_bus.c tests/test_pic.c
 TEST_SRCS += tests/test_pit.c tests/test_uart.c tests/test_multiboot.c tests/test_ringblk.c tests/test_ata.c
-TEST_SRCS += tests/test_run.c tests/test_cli.c tests/test_qemu.c tests/test_workloads.c tests/test_fuzz.c
+TEST_SRCS += tests/test_run.c tests/test_cli.c tests/test_qemu.c tests/test_workloads.c tests/test_fuzz.c tests/test_trace.c
 
-obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+obj = $(patsubst %.S,$(BUILD)/obj/%.o,$(patsubst %.c,$(BUILD)/obj/%.o,$(1)))
 CORE_LIB  := $(BUILD)/libdevirt.a
 VMM_LIB   := $(BUILD)/libdevirt-vmm.a
 TESTS     := $(BUILD)/tests/devirt-tests
@@ -51,6 +55,13 @@ include guest/guest.mk
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(call say,CC)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.S
+	@mkdir -p $(@D)
+	$(call say,AS)$(CC) -c $< -o $@
+
+# the schema is assembled into the binary
+$(BUILD)/obj/traces/schema_blob.o: traces/schema.sql
 
 $(CORE_LIB): $(call obj,$(CORE_SRCS))
 	$(call say,AR)rm -f $@ && ar rcs $@ $^

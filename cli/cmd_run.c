@@ -11,8 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "cli.h"
+
+#define DEFAULT_DB "out/devirt.db"
 #include "../lib/units.h"
 #include "../vmm/vmm.h"
 
@@ -21,7 +24,10 @@ static void exit_log(void *ctx, const struct exit_rec *r)
 {
 	static const char *kinds[] = { "pio", "mmio", "hlt", "irq" };
 	FILE *f = ctx;
-	if (r->kind == EXIT_HLT)
+	if (r->kind == EXIT_LINE)
+		fprintf(f, "%" PRIu64 " %" PRIu64 " line %" PRIu64 " %s %s\n", r->seq, r->vtime, r->addr,
+			r->value ? "raise" : "lower", r->dev ? r->dev : "-");
+	else if (r->kind == EXIT_HLT)
 		fprintf(f, "%" PRIu64 " %" PRIu64 " hlt rip=%#" PRIx64 "\n", r->seq, r->vtime, r->rip);
 	else if (r->kind == EXIT_IRQ)
 		fprintf(f, "%" PRIu64 " %" PRIu64 " irq vector=%#" PRIx64 " rip=%#" PRIx64 "\n",
@@ -56,7 +62,7 @@ static char *join(int n, char **words, const char *extra)
 	return s;
 }
 
-static void report(const char *guest, const struct vmm_result *r, int stats)
+static void report(const char *guest, const struct vmm_result *r, int stats, const char *db)
 {
 	double vms = (double)r->vtime_ns / 1e6, wms = (double)r->wall_ns / 1e6;
 	switch (r->state) {
@@ -83,6 +89,8 @@ static void report(const char *guest, const struct vmm_result *r, int stats)
 		fprintf(stderr, "devirt: %s: FAIL: %s (%s)\n", guest, run_state__name(r->state), r->err);
 		break;
 	}
+	if (r->run_id)
+		fprintf(stderr, "devirt: trace: run %" PRId64 " in %s\n", r->run_id, db);
 	if (stats)
 		fprintf(stderr, "devirt: stats: exits=%" PRIu64 " pio=%" PRIu64 " mmio=%" PRIu64
 			" hlt=%" PRIu64 " irq=%" PRIu64 " unhandled=%" PRIu64
@@ -92,7 +100,8 @@ static void report(const char *guest, const struct vmm_result *r, int stats)
 			r->exits ? (double)r->wall_ns / (double)r->exits : 0.0);
 }
 
-int cmd_run(int argc, char **argv)
+/* The body of cmd_run; config is the command line as typed. */
+static int run(int argc, char **argv, const char *config)
 {
 	static const struct option opts[] = {
 		{ "mem", required_argument, 0, 'm' },
@@ -108,6 +117,8 @@ int cmd_run(int argc, char **argv)
 		{ "ringblk-disk", required_argument, 0, 'r' },
 		{ "ringblk-trap", no_argument, 0, 'T' },
 		{ "console", required_argument, 0, 'C' },
+		{ "db", required_argument, 0, 'B' },
+		{ "no-log", no_argument, 0, 'N' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -115,6 +126,8 @@ int cmd_run(int argc, char **argv)
 			       .vtimeout_ns = 60ull * 1000000000ull,
 			       .wtimeout_ns = 120ull * 1000000000ull };
 	const char *exit_log_path = NULL, *args = NULL, *console_path = NULL;
+	const char *db = DEFAULT_DB;
+	int64_t seed = -1;
 	char seedarg[32] = "";
 	int stats = 0, c, wall_set = 0;
 	uint64_t v;
@@ -147,6 +160,7 @@ int cmd_run(int argc, char **argv)
 			if (units__u64(optarg, &v))
 				return bad("--seed", optarg, "expected an unsigned integer");
 			snprintf(seedarg, sizeof(seedarg), "seed=%" PRIu64, v);
+			seed = (int64_t)v;
 			break;
 		case 'S': stats = 1; break;
 		case 'd': cfg.disk = optarg; break;
@@ -158,11 +172,13 @@ int cmd_run(int argc, char **argv)
 		case 'r': cfg.ringblk_disk = optarg; break;
 		case 'T': cfg.ringblk_trap = 1; break;
 		case 'C': console_path = optarg; break;
+		case 'B': db = optarg; break;
+		case 'N': db = NULL; break;
 		case 'h':
 			printf("usage: devirt run GUEST [--mem SIZE] [--timeout DUR] [--wall-timeout DUR]\n"
 			       "                  [--exit-cost DUR] [--seed N] [--exit-log FILE] [--stats]\n"
 			       "                  [--disk F] [--disk-size SIZE] [--ringblk-disk F] [--ringblk-trap]\n"
-			       "                  [--console FILE]\n"
+			       "                  [--console FILE] [--db FILE | --no-log]\n"
 			       "                  [--args 'K=V ...' | -- K=V ...]\n");
 			return EXIT_OK;
 		default:
@@ -210,6 +226,12 @@ int cmd_run(int argc, char **argv)
 	cfg.image = image;
 	cfg.args = gargs;
 	cfg.kvm_dev = getenv("DEVIRT_KVM_DEV");
+	struct trace_run info = { .guest = guest, .image = image, .args = gargs, .seed = seed,
+				  .config = config, .disk = cfg.disk };
+	if (db && !strcmp(db, DEFAULT_DB))
+		mkdir("out", 0755);
+	cfg.db = db;
+	cfg.run_info = &info;
 
 	struct vmm_result res;
 	int st = vmm__run(&cfg, &res);
@@ -226,6 +248,18 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "devirt run: KVM unavailable: %s\n", res.err);
 		return EXIT_ENV;
 	}
-	report(guest, &res, stats);
+	if (st == VMM_TRACE_FAILED) {
+		fprintf(stderr, "devirt run: %s\n", res.err);
+		return EXIT_ENV;
+	}
+	report(guest, &res, stats, db);
 	return res.state == RUN_PASS ? EXIT_OK : EXIT_FAILED;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	char *config = join(argc, argv, NULL);   /* before getopt permutes argv */
+	int rc = run(argc, argv, config ? config : "");
+	free(config);
+	return rc;
 }

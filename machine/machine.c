@@ -26,10 +26,19 @@ const char *run_state__name(int state)
 	return state >= 0 && state <= RUN_STOPPED ? names[state] : "?";
 }
 
-/* Interrupt lines all end at the PIC (the engine will reroute some). */
+static void emit(struct machine *m, struct exit_rec *r);
+
+/* Interrupt lines all end at the PIC (the engine will reroute some). Level
+ * changes are logged; repeated levels are not events. */
 static void route_irq(void *ctx, int line, int level)
 {
 	struct machine *m = ctx;
+	if (line >= 0 && line < 16 && level != ((m->line_levels >> line) & 1)) {
+		m->line_levels ^= 1u << line;
+		struct exit_rec rec = { .kind = EXIT_LINE, .addr = (uint64_t)line, .value = (uint64_t)level,
+					.dev = m->irq_dev[line] };
+		emit(m, &rec);
+	}
 	pic__set_irq(m->pic, line, level);
 }
 
@@ -47,6 +56,8 @@ int machine__add(struct machine *m, struct hw *hw)
 	if (m->ndevs == MACHINE_MAX_DEVS)
 		return -ENOSPC;
 	m->devs[m->ndevs++] = hw;
+	if (hw->irq >= 0 && hw->irq < 16)
+		m->irq_dev[hw->irq] = hw->name;
 	return 0;
 }
 
@@ -143,8 +154,8 @@ static void emit(struct machine *m, struct exit_rec *r)
 	r->seq = m->seq++;
 	r->vtime = m->clock.now;
 	m->counts[r->kind]++;
-	if (m->trace)
-		m->trace(m->trace_ctx, r);
+	for (int i = 0; i < m->nhooks; i++)
+		m->hooks[i].fn(m->hooks[i].ctx, r);
 }
 
 /* Lets devices notice memory-mapped doorbells, then charges one exit. */
@@ -166,8 +177,10 @@ void machine__access(struct machine *m, struct bus_access *a, uint64_t rip)
 				.rip = rip };
 	if (r) {
 		r->exits++;
-		r->fn(r->opaque, r, a, a->addr - r->base + r->dev_off);
+		rec.off = a->addr - r->base + r->dev_off;
+		r->fn(r->opaque, r, a, rec.off);
 		rec.dev = r->hw->name;
+		rec.model = r->hw->ops->model;
 	} else {
 		m->unhandled++;
 		if (!a->write)
@@ -216,6 +229,15 @@ int machine__halt(struct machine *m, uint64_t rip)
 		clock__run_until(&m->clock, next);
 	}
 	return m->state == RUN_GOING ? 0 : -1;
+}
+
+int machine__add_hook(struct machine *m, machine_trace_fn *fn, void *ctx)
+{
+	if (m->nhooks == MACHINE_MAX_HOOKS)
+		return -ENOSPC;
+	m->hooks[m->nhooks].fn = fn;
+	m->hooks[m->nhooks++].ctx = ctx;
+	return 0;
 }
 
 uint64_t machine__exits_of(struct machine *m, struct hw *hw, int space)

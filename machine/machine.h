@@ -45,13 +45,18 @@ enum run_state {
 /* Returns a short lowercase name for a run state. */
 const char *run_state__name(int state);
 
-enum exit_kind { EXIT_PIO = 0, EXIT_MMIO, EXIT_HLT, EXIT_IRQ };
+/* Kinds of logged events. EXIT_IRQ is an injection into the guest (value =
+ * vector); EXIT_LINE a device interrupt line changing (addr = line, value =
+ * level); they are events, not exits, but share the run's sequence. */
+enum exit_kind { EXIT_PIO = 0, EXIT_MMIO, EXIT_HLT, EXIT_IRQ, EXIT_LINE, EXIT_KINDS };
 
-/* One logged event: a trapped access, a halt or an interrupt injection. */
+/* One logged event. */
 struct exit_rec {
 	uint64_t seq, vtime, addr, value, rip;
+	uint64_t off;       /* device-relative register offset */
 	uint8_t kind, size, write;
-	const char *dev;  /* device name or NULL when unhandled */
+	const char *dev;    /* device name, NULL when nothing serves the address */
+	const char *model;  /* device model (for register names), NULL likewise */
 };
 
 /* Receives every logged event, in order. */
@@ -66,6 +71,7 @@ struct machine_cfg {
 };
 
 #define MACHINE_MAX_DEVS 16
+#define MACHINE_MAX_HOOKS 4
 
 struct machine {
 	struct clock clock;
@@ -78,9 +84,11 @@ struct machine {
 	uint64_t exit_cost_ns, vtime_limit_ns;
 	int state;               /* enum run_state */
 	uint32_t exit_code;      /* value written to the exit port */
-	machine_trace_fn *trace;
-	void *trace_ctx;
-	uint64_t counts[4];      /* per enum exit_kind */
+	struct { machine_trace_fn *fn; void *ctx; } hooks[MACHINE_MAX_HOOKS];
+	int nhooks;
+	uint64_t counts[EXIT_KINDS];
+	const char *irq_dev[16]; /* device driving each interrupt line */
+	uint16_t line_levels;    /* current level of each line */
 	uint64_t unhandled;      /* accesses nobody serves */
 	uint8_t pio_reported[65536 / 8];
 };
@@ -108,6 +116,9 @@ int machine__halt(struct machine *m, uint64_t rip);
 
 /* Returns 1 if an interrupt waits for the CPU. */
 int machine__irq_pending(struct machine *m);
+
+/* Adds a hook that sees every logged event, in order. Returns 0 or -ENOSPC. */
+int machine__add_hook(struct machine *m, machine_trace_fn *fn, void *ctx);
 
 /* Returns the accesses that trapped on hw's ranges in space. */
 uint64_t machine__exits_of(struct machine *m, struct hw *hw, int space);

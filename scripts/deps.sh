@@ -3,7 +3,7 @@
 # something is missing, otherwise prints the one line to run. A no-op when
 # everything is present.
 set -eu
-PKGS="build-essential libcriterion-dev libsqlite3-dev sqlite3 libpcre2-dev libinih-dev
+PKGS="build-essential libcriterion-dev libsqlite3-dev sqlite3 libpcre2-dev libinih-dev zlib1g-dev
 libbpf-dev bpftool clang libelf-dev gnuplot-nox qemu-system-x86"
 missing=""
 for p in $PKGS; do

@@ -12,7 +12,7 @@ static char out[65536];
 Test(cli, run_hello_exits_zero_and_prints_console)
 {
 	need_kvm();
-	char *argv[] = { "devirt", "run", "hello", "--", "ticks=5", NULL };
+	char *argv[] = { "devirt", "run", "hello", "--no-log", "--", "ticks=5", NULL };
 	cr_assert_eq(run_cmd(argv, NULL, out, sizeof(out)), 0, "%s", out);
 	cr_assert(strstr(out, "hello from the devirt guest"), "%s", out);
 	cr_assert(strstr(out, "took 5 timer interrupts"), "%s", out);
@@ -22,7 +22,7 @@ Test(cli, run_hello_exits_zero_and_prints_console)
 Test(cli, failing_guest_exits_one_with_code)
 {
 	need_kvm();
-	char *argv[] = { "devirt", "run", "selftest", "--args", "case=exception", NULL };
+	char *argv[] = { "devirt", "run", "selftest", "--no-log", "--args", "case=exception", NULL };
 	cr_assert_eq(run_cmd(argv, NULL, out, sizeof(out)), 1, "%s", out);
 	cr_assert(strstr(out, "failure code 0x13"), "%s", out);
 }
@@ -67,8 +67,8 @@ Test(cli, bad_usage_exits_two)
 Test(cli, exit_log_is_identical_across_runs)
 {
 	need_kvm();
-	char *a1[] = { "devirt", "run", "hello", "--exit-log", "/tmp/devirt-exitlog-1.txt", "--seed", "7", "--", "ticks=30", NULL };
-	char *a2[] = { "devirt", "run", "hello", "--exit-log", "/tmp/devirt-exitlog-2.txt", "--seed", "7", "--", "ticks=30", NULL };
+	char *a1[] = { "devirt", "run", "hello", "--no-log", "--exit-log", "/tmp/devirt-exitlog-1.txt", "--seed", "7", "--", "ticks=30", NULL };
+	char *a2[] = { "devirt", "run", "hello", "--no-log", "--exit-log", "/tmp/devirt-exitlog-2.txt", "--seed", "7", "--", "ticks=30", NULL };
 	cr_assert_eq(run_cmd(a1, NULL, out, sizeof(out)), 0, "%s", out);
 	cr_assert_eq(run_cmd(a2, NULL, out, sizeof(out)), 0, "%s", out);
 	size_t n1, n2;

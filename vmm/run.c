@@ -298,17 +298,33 @@ int vmm__run(const struct vmm_cfg *cfg, struct vmm_result *res)
 		status = VMM_NO_ENV;
 		goto out_vm;
 	}
-	m.trace = cfg->trace;
-	m.trace_ctx = cfg->trace_ctx;
+	if (cfg->trace)
+		machine__add_hook(&m, cfg->trace, cfg->trace_ctx);
+	struct trace *trace = NULL;
+	if (cfg->db) {
+		static const struct trace_run none = { .seed = -1 };
+		if (trace__start(&trace, cfg->db, cfg->run_info ? cfg->run_info : &none, res->err, sizeof(res->err))) {
+			status = VMM_BAD_INPUT;
+			goto out_machine;
+		}
+		res->run_id = trace__run_id(trace);
+		trace__devices(trace, &m);
+		machine__add_hook(&m, trace__event, trace);
+	}
 	status = boot(cfg, &vm, &m, res);
 	res->state = m.state;
 	res->exit_code = m.exit_code;
-	res->exits = m.seq;
+	res->events = m.seq;
+	res->exits = m.counts[EXIT_PIO] + m.counts[EXIT_MMIO] + m.counts[EXIT_HLT];
 	memcpy(res->counts, m.counts, sizeof(res->counts));
 	res->unhandled = m.unhandled;
 	res->vtime_ns = m.clock.now;
 	if (m.ringblk)
 		res->ringblk_exits = machine__exits_of(&m, m.ringblk, BUS_MMIO);
+	if (trace && trace__finish(trace, status == VMM_RAN ? run_state__name(m.state) : NULL, m.exit_code,
+				   res->exits, m.clock.now, res->err, sizeof(res->err)) && status == VMM_RAN)
+		status = VMM_TRACE_FAILED;
+out_machine:
 	machine__destroy(&m);
 out_vm:
 	vm__close(&vm);

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include "../machine/machine.h"
+#include "../traces/store.h"
 
 struct vmm_cfg {
 	const char *image;        /* path of the Multiboot ELF */
@@ -24,16 +25,20 @@ struct vmm_cfg {
 	int ringblk_trap;         /* 1: leave the BAR unmapped so every access exits */
 	machine_trace_fn *trace;  /* sees every logged event; may be NULL */
 	void *trace_ctx;
+	const char *db;           /* trace database; NULL: no trace */
+	const struct trace_run *run_info; /* what the run row records (with db) */
 };
 
 struct vmm_result {
 	int state;                /* enum run_state */
 	uint32_t exit_code;       /* value the guest wrote to the exit port */
-	uint64_t exits;           /* logged events (accesses, halts, injections) */
-	uint64_t counts[4];       /* per enum exit_kind */
+	uint64_t exits;           /* exits to the monitor: port I/O, MMIO, HLT */
+	uint64_t events;          /* logged events: exits, injections, line changes */
+	uint64_t counts[EXIT_KINDS]; /* per enum exit_kind */
 	uint64_t unhandled;
 	uint64_t ringblk_exits;   /* MMIO exits on ringblk's register page */
 	uint64_t vtime_ns, wall_ns;
+	int64_t run_id;           /* the run's id in db, 0 without db */
 	char err[256];            /* reason when the status is not VMM_RAN, or crash details */
 };
 
@@ -41,6 +46,7 @@ enum vmm_status {
 	VMM_RAN = 0,              /* the guest ran; see result.state */
 	VMM_BAD_INPUT = 2,        /* unreadable or invalid image, bad config */
 	VMM_NO_ENV = 3,           /* no usable KVM */
+	VMM_TRACE_FAILED = 4,     /* the guest ran but its trace could not be written */
 };
 
 /* Runs the guest to completion. Returns an enum vmm_status. */

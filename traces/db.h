@@ -1,0 +1,27 @@
+/*
+ * Opening a trace database: WAL, a busy timeout, the schema applied and its
+ * version checked. Also the one place SQLite result codes become errno.
+ */
+#ifndef DEVIRT_DB_H
+#define DEVIRT_DB_H
+
+#include <stddef.h>
+#include <sqlite3.h>
+
+#define DB_SCHEMA_VERSION 1
+
+/* Opens (creating when missing) the trace database at path and brings its
+ * schema up to date. Returns 0, or -errno with "path: reason" in err. */
+int db__open(sqlite3 **db, const char *path, char *err, size_t errlen);
+
+/* Opens an existing database read-only (no schema changes). Returns 0 or
+ * -errno with a reason in err (missing file, not a devirt trace). */
+int db__open_ro(sqlite3 **db, const char *path, char *err, size_t errlen);
+
+/* Maps an SQLite result code to -errno (0 for SQLITE_OK/ROW/DONE). */
+int db__errno(int rc);
+
+/* Returns the schema text (traces/schema.sql, built in). */
+const char *db__schema(void);
+
+#endif

@@ -1,0 +1,326 @@
+/*
+ * Trace writer. The ring is single-producer (vCPU thread) single-consumer
+ * (writer thread): the producer fills a slot then publishes it with a
+ * release store of `head`; the consumer reads up to head with acquire and
+ * frees slots with a release store of `tail`. The producer therefore costs
+ * one clock read and a copy per event. The consumer commits a batch when
+ * the ring runs dry, every BATCH_ROWS rows, or every COMMIT_NS, whichever
+ * comes first, so a crash loses at most the last few milliseconds.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "db.h"
+#include "store.h"
+#include "../devices/regnames.h"
+
+#define RING_SLOTS  (1u << 16)
+#define BATCH_ROWS  20000u
+#define COMMIT_NS   50000000ull   /* 50 ms */
+
+struct slot {
+	struct exit_rec r;
+	uint64_t wall_ns;
+};
+
+struct trace {
+	sqlite3 *db;
+	int64_t run;
+	uint64_t t0;                 /* monotonic ns at start: wall_ns is relative */
+	sqlite3_stmt *ins[EXIT_KINDS];
+	pthread_t writer;
+	_Atomic uint64_t head, tail; /* produced / consumed counts */
+	atomic_int stop;
+	int rc;                      /* first SQLite error in the writer */
+	char err[256];
+	uint64_t rows;
+	struct slot ring[RING_SLOTS];
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Returns the current UTC time as ISO 8601 in buf. */
+static const char *utc_now(char *buf, size_t len)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+/* Binds v as text, or NULL when v is NULL. */
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Inserts one event with the statement for its kind. Returns an SQLite code. */
+static int insert(struct trace *t, const struct slot *s)
+{
+	const struct exit_rec *r = &s->r;
+	sqlite3_stmt *st = t->ins[r->kind == EXIT_MMIO ? EXIT_PIO : r->kind];
+	sqlite3_bind_int64(st, 1, t->run);
+	sqlite3_bind_int64(st, 2, (int64_t)r->seq);
+	sqlite3_bind_int64(st, 3, (int64_t)r->vtime);
+	sqlite3_bind_int64(st, 4, (int64_t)s->wall_ns);
+	switch (r->kind) {
+	case EXIT_PIO:
+	case EXIT_MMIO:
+		sqlite3_bind_text(st, 5, r->kind == EXIT_PIO ? "pio" : "mmio", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 6, (int64_t)r->addr);
+		sqlite3_bind_int(st, 7, r->size);
+		sqlite3_bind_text(st, 8, r->write ? "w" : "r", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 9, (int64_t)r->value);
+		bind_text(st, 10, r->dev);
+		bind_text(st, 11, regnames__lookup(r->model, r->off, r->write));
+		sqlite3_bind_int64(st, 12, (int64_t)r->rip);
+		break;
+	case EXIT_HLT:
+		sqlite3_bind_int64(st, 5, (int64_t)r->rip);
+		break;
+	case EXIT_IRQ:
+		sqlite3_bind_int64(st, 5, (int64_t)r->value);
+		break;
+	default:                             /* EXIT_LINE */
+		bind_text(st, 5, r->dev);
+		sqlite3_bind_int64(st, 6, (int64_t)r->addr);
+		sqlite3_bind_text(st, 7, r->value ? "raise" : "lower", -1, SQLITE_STATIC);
+		break;
+	}
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Records the writer's first error; later ones add nothing. */
+static void writer_error(struct trace *t, int rc, const char *what)
+{
+	if (t->rc)
+		return;
+	t->rc = rc;
+	snprintf(t->err, sizeof(t->err), "trace %s: %s", what, sqlite3_errmsg(t->db));
+}
+
+static void *writer(void *arg)
+{
+	struct trace *t = arg;
+	int in_txn = 0;
+	uint64_t batch = 0, since = mono_ns();
+	for (;;) {
+		uint64_t tail = atomic_load_explicit(&t->tail, memory_order_relaxed);
+		uint64_t head = atomic_load_explicit(&t->head, memory_order_acquire);
+		if (head == tail) {
+			if (in_txn) {                     /* ran dry: make it durable */
+				int rc = sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL);
+				if (rc)
+					writer_error(t, rc, "commit");
+				in_txn = 0;
+				batch = 0;
+			}
+			if (atomic_load_explicit(&t->stop, memory_order_acquire) &&
+			    atomic_load_explicit(&t->head, memory_order_acquire) == tail)
+				break;
+			usleep(1000);
+			since = mono_ns();
+			continue;
+		}
+		if (!in_txn) {
+			int rc = sqlite3_exec(t->db, "BEGIN", NULL, NULL, NULL);
+			if (rc)
+				writer_error(t, rc, "begin");
+			in_txn = 1;
+		}
+		for (; tail != head; tail++) {
+			int rc = insert(t, &t->ring[tail % RING_SLOTS]);
+			if (rc)
+				writer_error(t, rc, "insert");
+			t->rows++;
+			batch++;
+		}
+		atomic_store_explicit(&t->tail, tail, memory_order_release);
+		if (batch >= BATCH_ROWS || mono_ns() - since >= COMMIT_NS) {
+			int rc = sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL);
+			if (rc)
+				writer_error(t, rc, "commit");
+			in_txn = 0;
+			batch = 0;
+			since = mono_ns();
+		}
+	}
+	return NULL;
+}
+
+void trace__event(void *ctx, const struct exit_rec *r)
+{
+	struct trace *t = ctx;
+	uint64_t head = atomic_load_explicit(&t->head, memory_order_relaxed);
+	while (head - atomic_load_explicit(&t->tail, memory_order_acquire) >= RING_SLOTS)
+		sched_yield();                   /* full: wait, never drop */
+	struct slot *s = &t->ring[head % RING_SLOTS];
+	s->r = *r;
+	s->wall_ns = mono_ns() - t->t0;
+	atomic_store_explicit(&t->head, head + 1, memory_order_release);
+}
+
+/* Prepares the per-kind insert statements. Returns an SQLite code. */
+static int prepare(struct trace *t)
+{
+	static const char *sql[EXIT_KINDS] = {
+		[EXIT_PIO] = "INSERT INTO access (run, seq, vtime_ns, wall_ns, space, addr, size, dir, value,"
+			     " device, reg, rip) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+		[EXIT_HLT] = "INSERT INTO halt (run, seq, vtime_ns, wall_ns, rip) VALUES (?1, ?2, ?3, ?4, ?5)",
+		[EXIT_IRQ] = "INSERT INTO irq (run, seq, vtime_ns, wall_ns, event, target, vector)"
+			     " VALUES (?1, ?2, ?3, ?4, 'inject', 'guest', ?5)",
+		[EXIT_LINE] = "INSERT INTO irq (run, seq, vtime_ns, wall_ns, device, line, event, target)"
+			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'guest')",
+	};
+	for (int k = 0; k < EXIT_KINDS; k++) {
+		if (!sql[k])
+			continue;
+		int rc = sqlite3_prepare_v3(t->db, sql[k], -1, SQLITE_PREPARE_PERSISTENT, &t->ins[k], NULL);
+		if (rc)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
+/* Inserts the run row. Returns an SQLite code. */
+static int insert_run(struct trace *t, const struct trace_run *info)
+{
+	char now[32];
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(t->db,
+		"INSERT INTO run (guest, image, args, seed, config, kind, disk, start_wall, version)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", -1, &st, NULL);
+	if (rc)
+		return rc;
+	bind_text(st, 1, info->guest ? info->guest : "?");
+	bind_text(st, 2, info->image);
+	bind_text(st, 3, info->args ? info->args : "");
+	if (info->seed >= 0)
+		sqlite3_bind_int64(st, 4, info->seed);
+	bind_text(st, 5, info->config ? info->config : "");
+	bind_text(st, 6, info->kind ? info->kind : "live");
+	bind_text(st, 7, info->disk);
+	bind_text(st, 8, utc_now(now, sizeof(now)));
+	bind_text(st, 9, DEVIRT_VERSION);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	t->run = sqlite3_last_insert_rowid(t->db);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+int trace__start(struct trace **tp, const char *path, const struct trace_run *info,
+		 char *err, size_t errlen)
+{
+	struct trace *t = calloc(1, sizeof(*t));
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	int rc = db__open(&t->db, path, err, errlen);
+	if (rc) {
+		free(t);
+		return rc;
+	}
+	int src = insert_run(t, info);
+	if (!src)
+		src = prepare(t);
+	if (src) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(t->db));
+		rc = db__errno(src);
+		goto fail;
+	}
+	t->t0 = mono_ns();
+	rc = -pthread_create(&t->writer, NULL, writer, t);
+	if (rc) {
+		snprintf(err, errlen, "cannot start the trace writer: %s", strerror(-rc));
+		goto fail;
+	}
+	*tp = t;
+	return 0;
+fail:
+	for (int k = 0; k < EXIT_KINDS; k++)
+		sqlite3_finalize(t->ins[k]);
+	sqlite3_close(t->db);
+	free(t);
+	return rc;
+}
+
+int64_t trace__run_id(const struct trace *t) { return t->run; }
+
+uint64_t trace__rows(const struct trace *t) { return t->rows; }
+
+void trace__devices(struct trace *t, const struct machine *m)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(t->db, "INSERT OR IGNORE INTO device (run, name, model, space, base, size, irq)"
+			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1, &st, NULL))
+		return;
+	for (int s = 0; s < 2; s++) {
+		for (int i = 0; i < m->bus.n[s]; i++) {
+			const struct bus_range *r = &m->bus.r[s][i];
+			sqlite3_bind_int64(st, 1, t->run);
+			bind_text(st, 2, r->hw->name);
+			bind_text(st, 3, r->hw->ops->model);
+			bind_text(st, 4, s == BUS_PIO ? "pio" : "mmio");
+			sqlite3_bind_int64(st, 5, (int64_t)r->base);
+			sqlite3_bind_int64(st, 6, (int64_t)r->len);
+			if (r->hw->irq >= 0)
+				sqlite3_bind_int(st, 7, r->hw->irq);
+			else
+				sqlite3_bind_null(st, 7);
+			sqlite3_step(st);
+			sqlite3_reset(st);
+		}
+	}
+	sqlite3_finalize(st);
+}
+
+int trace__finish(struct trace *t, const char *verdict, uint32_t exit_code, uint64_t exits,
+		  uint64_t end_vtime_ns, char *err, size_t errlen)
+{
+	char now[32];
+	sqlite3_stmt *st;
+	atomic_store_explicit(&t->stop, 1, memory_order_release);
+	pthread_join(t->writer, NULL);
+	int rc = t->rc;
+	if (rc)
+		snprintf(err, errlen, "%s", t->err);
+	if (!rc && verdict) {
+		rc = sqlite3_prepare_v2(t->db, "UPDATE run SET verdict = ?2, exit_code = ?3, exits = ?4,"
+					" end_vtime_ns = ?5, end_wall = ?6 WHERE id = ?1", -1, &st, NULL);
+		if (!rc) {
+			sqlite3_bind_int64(st, 1, t->run);
+			bind_text(st, 2, verdict);
+			sqlite3_bind_int64(st, 3, exit_code);
+			sqlite3_bind_int64(st, 4, (int64_t)exits);
+			sqlite3_bind_int64(st, 5, (int64_t)end_vtime_ns);
+			bind_text(st, 6, utc_now(now, sizeof(now)));
+			rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(t->db);
+			sqlite3_finalize(st);
+		}
+		if (rc)
+			snprintf(err, errlen, "trace: %s", sqlite3_errmsg(t->db));
+	}
+	for (int k = 0; k < EXIT_KINDS; k++)
+		sqlite3_finalize(t->ins[k]);
+	sqlite3_close(t->db);
+	free(t);
+	return db__errno(rc);
+}

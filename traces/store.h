@@ -1,0 +1,51 @@
+/*
+ * The trace store's writer: a run's events go from the vCPU thread into a
+ * lock-free ring, and a writer thread moves them into SQLite in batched
+ * transactions with prepared statements (DESIGN rule 4). Nothing is ever
+ * dropped: when the ring is full the vCPU thread waits. Every batch is a
+ * commit, so a run killed at any point leaves a complete prefix (rule 6).
+ */
+#ifndef DEVIRT_STORE_H
+#define DEVIRT_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../machine/machine.h"
+
+struct trace;
+
+/* What a run records about itself when it starts. */
+struct trace_run {
+	const char *guest;    /* workload name or image path as given */
+	const char *image;    /* image path loaded */
+	const char *args;     /* guest arguments */
+	const char *config;   /* the options that made the run */
+	const char *disk;     /* ATA image path, NULL if anonymous */
+	const char *kind;     /* "live" (default), "replay", "import" */
+	int64_t seed;         /* -1: none */
+};
+
+/* Opens (or creates) the database at path, inserts the run row and starts
+ * the writer thread. Returns 0 or -errno with a reason in err. */
+int trace__start(struct trace **t, const char *path, const struct trace_run *info,
+		 char *err, size_t errlen);
+
+/* Returns the id of the run being written. */
+int64_t trace__run_id(const struct trace *t);
+
+/* Records the machine's devices and their ranges (before the guest runs). */
+void trace__devices(struct trace *t, const struct machine *m);
+
+/* machine_trace_fn: queues one event (called on the vCPU thread). */
+void trace__event(void *t, const struct exit_rec *r);
+
+/* Drains the queue, stores the outcome in the run row, stops the writer and
+ * closes the database. verdict NULL leaves the run marked unfinished.
+ * Returns 0 or -errno (err set); t is freed either way. */
+int trace__finish(struct trace *t, const char *verdict, uint32_t exit_code, uint64_t exits,
+		  uint64_t end_vtime_ns, char *err, size_t errlen);
+
+/* Returns the number of rows written so far (for benchmarks). */
+uint64_t trace__rows(const struct trace *t);
+
+#endif
