@@ -31,24 +31,36 @@ CORE_SRCS += devices/hw.c devices/pic.c devices/pit.c devices/uart.c devices/sim
 CORE_SRCS += devices/regnames.c
 CORE_SRCS += machine/bus.c machine/machine.c machine/multiboot.c
 CORE_SRCS += traces/db.c traces/schema_blob.S traces/store.c traces/text.c
+CORE_SRCS += traces/import_qemu.c traces/merge.c
+CORE_SRCS += traces/sqlite_ext.c
 # The KVM monitor.
 VMM_SRCS  := vmm/vm.c vmm/run.c
 # The command line.
 CLI_SRCS  := cli/main.c cli/guest_path.c cli/cmd_run.c
+CLI_SRCS  += cli/cmd_import.c cli/cmd_merge.c
+CLI_SRCS  += cli/cmd_sql.c
 # Tests: one Criterion binary, one summary line.
 TEST_SRCS := tests/helpers.c
 TEST_SRCS += tests/test_clock.c tests/test_units.c tests/test_bus.c tests/test_pic.c
 TEST_SRCS += tests/test_pit.c tests/test_uart.c tests/test_multiboot.c tests/test_ringblk.c tests/test_ata.c
 TEST_SRCS += tests/test_run.c tests/test_cli.c tests/test_qemu.c tests/test_workloads.c tests/test_fuzz.c tests/test_trace.c
+TEST_SRCS += tests/test_import.c
+TEST_SRCS += tests/test_sql.c
 
 obj = $(patsubst %.S,$(BUILD)/obj/%.o,$(patsubst %.c,$(BUILD)/obj/%.o,$(1)))
 CORE_LIB  := $(BUILD)/libdevirt.a
 VMM_LIB   := $(BUILD)/libdevirt-vmm.a
 TESTS     := $(BUILD)/tests/devirt-tests
+# The loadable SQLite extension, for the sqlite3 shell and other hosts: one
+# uninstrumented copy in build/ for both modes (an ASan .so cannot load into
+# a host without ASan); the in-process copy in libdevirt is sanitized.
+EXT       := build/devirt_sqlite.so
+EXT_SRCS  := traces/sqlite_ext.c traces/text.c devices/regnames.c
+EXT_CFLAGS = $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(CFLAGS)) -fPIC -DDEVIRT_SQLITE_LOADABLE
 
 .DELETE_ON_ERROR:
 .PHONY: all deps test run bench clean guest
-all: $(DEVIRT) $(CORE_LIB) guest
+all: $(DEVIRT) $(CORE_LIB) $(EXT) guest
 
 include guest/guest.mk
 
@@ -73,6 +85,13 @@ $(DEVIRT): $(call obj,$(CLI_SRCS)) $(VMM_LIB) $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(call say,LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+build/pic/%.o: %.c
+	@mkdir -p $(@D)
+	$(call say,CC)$(CC) $(EXT_CFLAGS) -c $< -o $@
+
+$(EXT): $(patsubst %.c,build/pic/%.o,$(EXT_SRCS))
+	$(call say,LD)$(CC) -shared -o $@ $^ -lpcre2-8
+
 $(TESTS): $(call obj,$(TEST_SRCS)) $(VMM_LIB) $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(call say,LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
@@ -83,7 +102,7 @@ deps:
 # REQUIRE_KVM=1 (CI) turns KVM skips into failures; REQUIRE_QEMU=1 likewise for the peer VMM.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(TESTS)
-	$(Q)DEVIRT_BIN=$(DEVIRT) DEVIRT_GUEST_DIR=build/guest $(TESTS) --jobs 2
+	$(Q)LSAN_OPTIONS=suppressions=tests/lsan.supp DEVIRT_BIN=$(DEVIRT) DEVIRT_GUEST_DIR=build/guest $(TESTS) --jobs 2
 
 run: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -97,3 +116,4 @@ clean:
 	rm -rf build bin
 
 -include $(patsubst %.o,%.d,$(call obj,$(CORE_SRCS) $(VMM_SRCS) $(CLI_SRCS) $(TEST_SRCS)))
+-include $(patsubst %.c,build/pic/%.d,$(EXT_SRCS))

@@ -11,6 +11,15 @@ enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_ENV = 3 };
 /* devirt run GUEST [options] [-- ARGS...] */
 int cmd_run(int argc, char **argv);
 
+/* devirt import qemu LOG --db FILE [--lenient] [--guest NAME] */
+int cmd_import(int argc, char **argv);
+
+/* devirt merge A.db [B.db ...] --db OUT */
+int cmd_merge(int argc, char **argv);
+
+/* devirt sql DB QUERY [--csv] */
+int cmd_sql(int argc, char **argv);
+
 /* Resolves a guest name or path to an image path in buf. Returns 0 or -ENOENT. */
 int cli__guest_path(const char *guest, char *buf, unsigned len);
 

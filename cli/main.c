@@ -11,6 +11,9 @@ static const struct {
 	const char *usage;
 } cmds[] = {
 	{ "run", cmd_run, "run GUEST [--mem SIZE] [--timeout DUR] [--seed N] [--exit-log F] [--stats] [-- ARGS...]" },
+	{ "import", cmd_import, "import qemu LOG --db FILE [--lenient] [--guest NAME]" },
+	{ "merge", cmd_merge, "merge A.db [B.db ...] --db OUT" },
+	{ "sql", cmd_sql, "sql DB QUERY [--csv]" },
 };
 
 static void usage(FILE *f)
