@@ -111,6 +111,7 @@ run: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bench/exit-cost.sh
+	$(Q)bench/logging.sh
 
 clean:
 	rm -rf build bin

@@ -10,7 +10,7 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *usage;
 } cmds[] = {
-	{ "run", cmd_run, "run GUEST [--mem SIZE] [--timeout DUR] [--seed N] [--exit-log F] [--stats] [-- ARGS...]" },
+	{ "run", cmd_run, "run GUEST [--db F | --no-log] [--disk F] [--timeout DUR] [--seed N] [--stats] [-- ARGS...] (run --help)" },
 	{ "import", cmd_import, "import qemu LOG --db FILE [--lenient] [--guest NAME]" },
 	{ "merge", cmd_merge, "merge A.db [B.db ...] --db OUT" },
 	{ "sql", cmd_sql, "sql DB QUERY [--csv]" },
