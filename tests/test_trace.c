@@ -37,9 +37,7 @@ static int64_t q1(sqlite3 *db, const char *sql)
 static void run_logged(const char *db, const char *guest, const char *args, struct vmm_result *r)
 {
 	struct trace_run info = { .guest = guest, .args = args, .seed = -1 };
-	/* ringblk trapped: pass-through runs are not yet bit-for-bit repeatable
-	 * (see README, known issues) */
-	struct vmm_cfg cfg = { .image = guest_image(guest), .args = args, .console_fd = -1, .ringblk_trap = 1,
+	struct vmm_cfg cfg = { .image = guest_image(guest), .args = args, .console_fd = -1,
 			       .vtimeout_ns = 30ull * 1000000000ull, .wtimeout_ns = 60ull * 1000000000ull,
 			       .db = db, .run_info = &info };
 	cr_assert_eq(vmm__run(&cfg, r), VMM_RAN, "%s", r->err);

@@ -102,18 +102,20 @@ static void do_mmio(struct machine *m, struct kvm_run *run, uint64_t rip)
 		memcpy(run->mmio.data, &a.value, a.size);
 }
 
-/* Injects a pending interrupt if the guest can take it now, otherwise asks
- * KVM to exit as soon as it can. Returns 0 or -errno. */
+/* Injects a pending interrupt if the guest can take it at this exit.
+ * Only called after exits the machine logged (I/O, MMIO, HLT): whether IF is
+ * set there is a function of the guest's instruction stream alone. We never
+ * ask KVM for an interrupt-window exit: on this host (PVM) that exit lands a
+ * variable number of instructions after the window opens, which made
+ * injection points, and so traces, differ between identical runs. A pending
+ * interrupt waits for the guest's next exit with IF set (our guests wait
+ * with HLT or I/O). Returns 0 or -errno. */
 static int inject(struct vm *vm, struct machine *m)
 {
 	struct kvm_run *run = vm->run;
 	run->request_interrupt_window = 0;
-	if (!machine__irq_pending(m))
+	if (!machine__irq_pending(m) || !run->ready_for_interrupt_injection || !run->if_flag)
 		return 0;
-	if (!run->ready_for_interrupt_injection || !run->if_flag) {
-		run->request_interrupt_window = 1;
-		return 0;
-	}
 	struct kvm_interrupt irq = { .irq = (uint32_t)machine__irq_ack(m, run->s.regs.regs.rip) };
 	return ioctl(vm->vcpu_fd, KVM_INTERRUPT, &irq) < 0 ? -errno : 0;
 }
@@ -133,8 +135,9 @@ static void loop(struct vm *vm, struct machine *m, struct vmm_result *res, uint6
 {
 	struct kvm_run *run = vm->run;
 	char why[128];
+	int logged = 1;       /* the last exit was one the machine logged */
 	while (m->state == RUN_GOING) {
-		if (inject(vm, m) < 0) {
+		if (logged && inject(vm, m) < 0) {
 			crash(vm, m, res, "KVM_INTERRUPT failed");
 			break;
 		}
@@ -145,6 +148,7 @@ static void loop(struct vm *vm, struct machine *m, struct vmm_result *res, uint6
 				break;
 			}
 			run->immediate_exit = 0;
+			logged = 0;
 			if (g_signal == SIGALRM || (wall_deadline && now_ns() >= wall_deadline))
 				m->state = RUN_WTIMEOUT;
 			else if (g_signal)
@@ -152,6 +156,8 @@ static void loop(struct vm *vm, struct machine *m, struct vmm_result *res, uint6
 			continue;
 		}
 		uint64_t rip = run->s.regs.regs.rip;
+		logged = run->exit_reason == KVM_EXIT_IO || run->exit_reason == KVM_EXIT_MMIO ||
+			 run->exit_reason == KVM_EXIT_HLT;
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
 			do_pio(m, run, rip);
