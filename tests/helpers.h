@@ -7,6 +7,7 @@
 #define DEVIRT_TEST_HELPERS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "../vmm/vmm.h"
 
 /* Skips the test (or fails it under REQUIRE_KVM=1) when /dev/kvm is unusable. */
@@ -34,5 +35,10 @@ const char *temp_file(const void *data, size_t len);
 
 /* Reads a whole file into a malloc'd buffer; returns NULL on error. */
 void *read_file(const char *path, size_t *len);
+
+struct sqlite3;
+/* Runs an integer-valued SQL query on db and returns the first column of
+ * its first row; fails the test on any error. */
+int64_t q1(struct sqlite3 *db, const char *sql);
 
 #endif

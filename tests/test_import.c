@@ -36,16 +36,6 @@ static sqlite3 *open_db(const char *path)
 	return db;
 }
 
-/* Runs one integer-valued query. */
-static int64_t q1(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st;
-	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
-	cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s", sql);
-	int64_t v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
 
 /* Runs one text-valued query (result in a static buffer). */
 static const char *qs(sqlite3 *db, const char *sql)

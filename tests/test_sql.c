@@ -54,7 +54,7 @@ static sqlite3 *open_fns(const char *path)
 }
 
 /* Runs a one-value query; returns its text ("NULL" for NULL) in out. */
-static const char *q1(sqlite3 *db, const char *sql)
+static const char *qtext(sqlite3 *db, const char *sql)
 {
 	sqlite3_stmt *st;
 	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
@@ -90,16 +90,16 @@ Test(sql, regexp_matches_and_gives_null_for_null)
 {
 	char path[64];
 	sqlite3 *db = open_fns(make_db(path));
-	cr_assert_str_eq(q1(db, "select 'ata w command 0x30' REGEXP '^ata w command 0x(30|c5)'"), "1");
-	cr_assert_str_eq(q1(db, "select 'ata r status 0x58' REGEXP '^ata w'"), "0");
-	cr_assert_str_eq(q1(db, "select 'xyz' REGEXP 'y'"), "1", "matches anywhere, not anchored");
-	cr_assert_str_eq(q1(db, "select 'ABC' REGEXP 'abc'"), "0", "case-sensitive");
-	cr_assert_str_eq(q1(db, "select 'ABC' REGEXP '(?i)abc'"), "1");
-	cr_assert_str_eq(q1(db, "select NULL REGEXP 'a'"), "NULL");
-	cr_assert_str_eq(q1(db, "select 'a' REGEXP NULL"), "NULL");
-	cr_assert_str_eq(q1(db, "select count(*) from access where " ACCESS_TEXT " REGEXP '^ata w command 0x(30|c5) '"), "2");
+	cr_assert_str_eq(qtext(db, "select 'ata w command 0x30' REGEXP '^ata w command 0x(30|c5)'"), "1");
+	cr_assert_str_eq(qtext(db, "select 'ata r status 0x58' REGEXP '^ata w'"), "0");
+	cr_assert_str_eq(qtext(db, "select 'xyz' REGEXP 'y'"), "1", "matches anywhere, not anchored");
+	cr_assert_str_eq(qtext(db, "select 'ABC' REGEXP 'abc'"), "0", "case-sensitive");
+	cr_assert_str_eq(qtext(db, "select 'ABC' REGEXP '(?i)abc'"), "1");
+	cr_assert_str_eq(qtext(db, "select NULL REGEXP 'a'"), "NULL");
+	cr_assert_str_eq(qtext(db, "select 'a' REGEXP NULL"), "NULL");
+	cr_assert_str_eq(qtext(db, "select count(*) from access where " ACCESS_TEXT " REGEXP '^ata w command 0x(30|c5) '"), "2");
 	/* a pattern that changes from row to row is not served from a stale cache */
-	cr_assert_str_eq(q1(db, "with p(pat) as (values ('^ata w'), ('^uart'), ('^- '))"
+	cr_assert_str_eq(qtext(db, "with p(pat) as (values ('^ata w'), ('^uart'), ('^- '))"
 				" select group_concat(n) from (select p.pat, count(a.seq) n from p left join access a"
 				" on " ACCESS_TEXT " REGEXP p.pat group by p.pat order by p.pat)"),
 			 "1,4,1");
@@ -123,18 +123,18 @@ Test(sql, access_text_is_the_trace_text_form)
 {
 	char path[64];
 	sqlite3 *db = open_fns(make_db(path));
-	cr_assert_str_eq(q1(db, "select " ACCESS_TEXT " from access where seq = 1"), "ata w command 0x30 pio 0x1f7/1");
-	cr_assert_str_eq(q1(db, "select " ACCESS_TEXT " from access where seq = 3"), "ata w data 0xbeef pio 0x1f0/2");
-	cr_assert_str_eq(q1(db, "select " ACCESS_TEXT " from access where seq = 7"), "- w - 0x0 pio 0x80/1");
-	cr_assert_str_eq(q1(db, "select access_text('ringblk', 'r', 'cq_tail', 5, 'mmio', 0xfe00003c, 4)"),
+	cr_assert_str_eq(qtext(db, "select " ACCESS_TEXT " from access where seq = 1"), "ata w command 0x30 pio 0x1f7/1");
+	cr_assert_str_eq(qtext(db, "select " ACCESS_TEXT " from access where seq = 3"), "ata w data 0xbeef pio 0x1f0/2");
+	cr_assert_str_eq(qtext(db, "select " ACCESS_TEXT " from access where seq = 7"), "- w - 0x0 pio 0x80/1");
+	cr_assert_str_eq(qtext(db, "select access_text('ringblk', 'r', 'cq_tail', 5, 'mmio', 0xfe00003c, 4)"),
 			 "ringblk r cq_tail 0x5 mmio 0xfe00003c/4");
-	cr_assert_str_eq(q1(db, "select access_text('x', 'w', 'y', -1, 'mmio', 0, 8)"), "x w y 0xffffffffffffffff mmio 0x0/8");
-	cr_assert_str_eq(q1(db, "select access_text('ata', 'r', 'status', NULL, 'pio', 0x1f7, 1)"), "NULL");
+	cr_assert_str_eq(qtext(db, "select access_text('x', 'w', 'y', -1, 'mmio', 0, 8)"), "x w y 0xffffffffffffffff mmio 0x0/8");
+	cr_assert_str_eq(qtext(db, "select access_text('ata', 'r', 'status', NULL, 'pio', 0x1f7, 1)"), "NULL");
 	char long_dev[400], sql[600];
 	memset(long_dev, 'd', 300);
 	long_dev[300] = 0;
 	snprintf(sql, sizeof(sql), "select length(access_text('%s', 'r', NULL, 1, 'pio', 1, 1))", long_dev);
-	cr_assert_str_eq(q1(db, sql), "318", "300 + ' r - 0x1 pio 0x1/1'");
+	cr_assert_str_eq(qtext(db, sql), "318", "300 + ' r - 0x1 pio 0x1/1'");
 	cr_assert_str_eq(q_err(db, "select access_text('ata', 'read', 'status', 0, 'pio', 0x1f7, 1)"),
 			 "access_text: dir must be 'r' or 'w', not 'read'");
 	sqlite3_close(db);
@@ -145,22 +145,22 @@ Test(sql, reg_name_and_hexstr)
 {
 	char path[64];
 	sqlite3 *db = open_fns(make_db(path));
-	cr_assert_str_eq(q1(db, "select reg_name('ata-disk', 7, 'w')"), "command");
-	cr_assert_str_eq(q1(db, "select reg_name('ata-disk', 7, 'r')"), "status");
-	cr_assert_str_eq(q1(db, "select reg_name('16550a', 0, 'w')"), "thr");
-	cr_assert_str_eq(q1(db, "select reg_name('ata-disk', 99, 'r')"), "NULL");
-	cr_assert_str_eq(q1(db, "select reg_name('no-such-model', 0, 'r')"), "NULL");
-	cr_assert_str_eq(q1(db, "select count(*) from access a join device d on d.run = a.run and d.name = a.device"
+	cr_assert_str_eq(qtext(db, "select reg_name('ata-disk', 7, 'w')"), "command");
+	cr_assert_str_eq(qtext(db, "select reg_name('ata-disk', 7, 'r')"), "status");
+	cr_assert_str_eq(qtext(db, "select reg_name('16550a', 0, 'w')"), "thr");
+	cr_assert_str_eq(qtext(db, "select reg_name('ata-disk', 99, 'r')"), "NULL");
+	cr_assert_str_eq(qtext(db, "select reg_name('no-such-model', 0, 'r')"), "NULL");
+	cr_assert_str_eq(qtext(db, "select count(*) from access a join device d on d.run = a.run and d.name = a.device"
 				" where reg_name(d.model, a.addr - d.base, a.dir) is not a.reg"), "0");
 	cr_assert_str_eq(q_err(db, "select reg_name('ata-disk', 7, 1)"), "reg_name: dir must be 'r' or 'w', not '1'");
-	cr_assert_str_eq(q1(db, "select hexstr(255)"), "0xff");
-	cr_assert_str_eq(q1(db, "select hexstr(0)"), "0x0");
-	cr_assert_str_eq(q1(db, "select hexstr(-1)"), "0xffffffffffffffff");
-	cr_assert_str_eq(q1(db, "select hexstr('4096')"), "0x1000");
-	cr_assert_str_eq(q1(db, "select hexstr(NULL)"), "NULL");
+	cr_assert_str_eq(qtext(db, "select hexstr(255)"), "0xff");
+	cr_assert_str_eq(qtext(db, "select hexstr(0)"), "0x0");
+	cr_assert_str_eq(qtext(db, "select hexstr(-1)"), "0xffffffffffffffff");
+	cr_assert_str_eq(qtext(db, "select hexstr('4096')"), "0x1000");
+	cr_assert_str_eq(qtext(db, "select hexstr(NULL)"), "NULL");
 	cr_assert_str_eq(q_err(db, "select hexstr('abc')"), "hexstr: argument is not an integer");
 	cr_assert_str_eq(q_err(db, "select hexstr(1.5)"), "hexstr: argument is not an integer");
-	cr_assert_str_eq(q1(db, "select hex('a')"), "61", "SQLite's hex() is untouched");
+	cr_assert_str_eq(qtext(db, "select hex('a')"), "61", "SQLite's hex() is untouched");
 	sqlite3_close(db);
 	drop_db(path);
 }

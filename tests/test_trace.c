@@ -23,16 +23,6 @@ static char *new_db(char *buf)
 	return buf;
 }
 
-/* Runs one integer-valued query. */
-static int64_t q1(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st;
-	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
-	cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s", sql);
-	int64_t v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
 
 static void run_logged(const char *db, const char *guest, const char *args, struct vmm_result *r)
 {

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "db.h"
 
@@ -90,4 +91,13 @@ int db__open_ro(sqlite3 **db, const char *path, char *err, size_t errlen)
 		return fail(db, path, rc, err, errlen);
 	sqlite3_busy_timeout(*db, 10000);
 	return check_version(db, path, err, errlen);
+}
+
+const char *db__utc_now(char *buf, size_t len)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
 }

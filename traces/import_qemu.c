@@ -257,16 +257,6 @@ static int one_line(struct parser *p, const char *line, size_t len, int overlong
 	return store(p, &events[i], args, vtime, timed);
 }
 
-/* Returns the current UTC time as ISO 8601 in buf. */
-static const char *utc_now(char *buf, size_t len)
-{
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
-}
-
 /* Puts "database: message" in err. Returns the error as -errno. */
 static int sql_fail(sqlite3 *db, int rc, char *err, size_t errlen)
 {
@@ -303,7 +293,7 @@ static int begin(sqlite3 *db, struct parser *p, const char *path, const struct i
 	sqlite3_bind_text(st, 1, o->guest ? o->guest : "qemu", -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, o->config ? o->config : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, path, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, utc_now(now, sizeof(now)), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, db__utc_now(now, sizeof(now)), -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
@@ -340,7 +330,7 @@ static int finish(sqlite3 *db, const struct parser *p)
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, p->run);
-	sqlite3_bind_text(st, 2, utc_now(now, sizeof(now)), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, db__utc_now(now, sizeof(now)), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, p->have_t0 ? (int64_t)p->end_vtime : (int64_t)p->seq);
 	sqlite3_bind_int64(st, 4, (int64_t)p->seq);
 	rc = sqlite3_step(st);

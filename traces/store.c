@@ -51,16 +51,6 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Returns the current UTC time as ISO 8601 in buf. */
-static const char *utc_now(char *buf, size_t len)
-{
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
-}
-
 /* Binds v as text, or NULL when v is NULL. */
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
 {
@@ -221,7 +211,7 @@ static int insert_run(struct trace *t, const struct trace_run *info)
 	bind_text(st, 5, info->config ? info->config : "");
 	bind_text(st, 6, info->kind ? info->kind : "live");
 	bind_text(st, 7, info->disk);
-	bind_text(st, 8, utc_now(now, sizeof(now)));
+	bind_text(st, 8, db__utc_now(now, sizeof(now)));
 	bind_text(st, 9, DEVIRT_VERSION);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
@@ -315,7 +305,7 @@ int trace__finish(struct trace *t, const char *verdict, uint32_t exit_code, uint
 			sqlite3_bind_int64(st, 3, exit_code);
 			sqlite3_bind_int64(st, 4, (int64_t)exits);
 			sqlite3_bind_int64(st, 5, (int64_t)end_vtime_ns);
-			bind_text(st, 6, utc_now(now, sizeof(now)));
+			bind_text(st, 6, db__utc_now(now, sizeof(now)));
 			rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(t->db);
 			sqlite3_finalize(st);
 		}
