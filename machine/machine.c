@@ -53,8 +53,12 @@ static void on_exit_port(void *ctx, uint32_t value)
 
 int machine__add(struct machine *m, struct hw *hw)
 {
-	if (m->ndevs == MACHINE_MAX_DEVS)
+	if (!hw)
+		return -ENOMEM;
+	if (m->ndevs == MACHINE_MAX_DEVS) {
+		hw->ops->destroy(hw);
 		return -ENOSPC;
+	}
 	m->devs[m->ndevs++] = hw;
 	if (hw->irq >= 0 && hw->irq < 16)
 		m->irq_dev[hw->irq] = hw->name;
@@ -70,27 +74,27 @@ static int platform(struct machine *m, const struct machine_cfg *cfg)
 	int rc;
 
 	m->pic = pic__create(&env);
-	if (!m->pic || (rc = machine__add(m, m->pic)))
-		return -ENOMEM;
+	if ((rc = machine__add(m, m->pic)))
+		return rc;
 	m->pit = pit__create(&env, IRQ_PIT);
-	if (!m->pit || (rc = machine__add(m, m->pit)))
-		return -ENOMEM;
+	if ((rc = machine__add(m, m->pit)))
+		return rc;
 	m->com1 = uart__create(&env, "com1", IRQ_COM1, &(struct uart_backend){ .out_fd = cfg->console_fd, .in_fd = -1 });
-	if (!m->com1 || (rc = machine__add(m, m->com1)))
-		return -ENOMEM;
+	if ((rc = machine__add(m, m->com1)))
+		return rc;
 	iodelay = iodelay__create(&env);
-	if (!iodelay || (rc = machine__add(m, iodelay)))
-		return -ENOMEM;
+	if ((rc = machine__add(m, iodelay)))
+		return rc;
 	exitp = debugexit__create(&env, on_exit_port, m);
-	if (!exitp || (rc = machine__add(m, exitp)))
-		return -ENOMEM;
+	if ((rc = machine__add(m, exitp)))
+		return rc;
 	scratch = scratch__create(&env, 4096);
-	if (!scratch || (rc = machine__add(m, scratch)))
-		return -ENOMEM;
+	if ((rc = machine__add(m, scratch)))
+		return rc;
 	if (cfg->ata_disk) {
 		m->ata = ata__create(&env, "ata", IRQ_ATA, cfg->ata_disk);
-		if (!m->ata || (rc = machine__add(m, m->ata)))
-			return -ENOMEM;
+		if ((rc = machine__add(m, m->ata)))
+			return rc;
 		rc = bus__register(&m->bus, BUS_PIO, PORT_ATA, 8, m->ata, 0);
 		rc = rc ? rc : bus__register(&m->bus, BUS_PIO, PORT_ATA_CTRL, 1, m->ata, ATA_CTRL_OFF);
 		if (rc)
@@ -98,8 +102,8 @@ static int platform(struct machine *m, const struct machine_cfg *cfg)
 	}
 	if (cfg->ringblk_disk) {
 		m->ringblk = ringblk__create(&env, "ringblk", RINGBLK_IRQ, cfg->ringblk_disk);
-		if (!m->ringblk || (rc = machine__add(m, m->ringblk)))
-			return -ENOMEM;
+		if ((rc = machine__add(m, m->ringblk)))
+			return rc;
 		rc = bus__register(&m->bus, BUS_MMIO, RINGBLK_BASE, RINGBLK_SIZE, m->ringblk, 0);
 		if (rc)
 			return rc;

@@ -100,8 +100,9 @@ int machine__init(struct machine *m, const struct machine_cfg *cfg, void *ram, u
 /* Frees the devices. */
 void machine__destroy(struct machine *m);
 
-/* Adds a device (taking ownership); poll/save/destroy then apply to it.
- * Returns 0 or -ENOSPC. */
+/* Adds a device, taking ownership even on failure (so a constructor's
+ * result can be passed straight in); poll/save/destroy then apply to it.
+ * Returns 0, -ENOMEM when hw is NULL, or -ENOSPC (hw destroyed). */
 int machine__add(struct machine *m, struct hw *hw);
 
 /* The choke point: serves one guest access through the bus, logs it, and
