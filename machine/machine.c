@@ -28,18 +28,74 @@ const char *run_state__name(int state)
 
 static void emit(struct machine *m, struct exit_rec *r);
 
-/* Interrupt lines all end at the PIC (the engine will reroute some). Level
- * changes are logged; repeated levels are not events. */
-static void route_irq(void *ctx, int line, int level)
+const char *access_path__name(int path)
 {
-	struct machine *m = ctx;
-	if (line >= 0 && line < 16 && level != ((m->line_levels >> line) & 1)) {
-		m->line_levels ^= 1u << line;
+	static const char *names[] = { "direct", "track", "emulate", "defer", "busy" };
+	return path >= 0 && path <= PATH_BUSY ? names[path] : "direct";
+}
+
+void machine__guest_line(struct machine *m, int line, int level)
+{
+	if (line < 0 || line >= 16)
+		return;
+	if (level != ((m->guest_levels >> line) & 1)) {
+		m->guest_levels ^= 1u << line;
 		struct exit_rec rec = { .kind = EXIT_LINE, .addr = (uint64_t)line, .value = (uint64_t)level,
-					.dev = m->irq_dev[line] };
+					.dev = m->irq_dev[line], .target = LINE_GUEST };
 		emit(m, &rec);
 	}
 	pic__set_irq(m->pic, line, level);
+}
+
+/* Device interrupt lines end at the PIC unless the engine routed them to
+ * the monitor (V1). Level changes are logged with their target; repeated
+ * levels are not events. */
+static void route_irq(void *ctx, int line, int level)
+{
+	struct machine *m = ctx;
+	if (line < 0 || line >= 16)
+		return;
+	if (!m->route[line].fn) {
+		m->line_levels = (uint16_t)((m->line_levels & ~(1u << line)) | ((unsigned)!!level << line));
+		machine__guest_line(m, line, level);
+		return;
+	}
+	if (level != ((m->line_levels >> line) & 1)) {
+		m->line_levels ^= 1u << line;
+		struct exit_rec rec = { .kind = EXIT_LINE, .addr = (uint64_t)line, .value = (uint64_t)level,
+					.dev = m->irq_dev[line], .target = LINE_MONITOR };
+		emit(m, &rec);
+	}
+	m->route[line].fn(m->route[line].ctx, line, level);
+}
+
+void machine__route_line(struct machine *m, int line, machine_line_fn *fn, void *ctx)
+{
+	if (line < 0 || line >= 16)
+		return;
+	m->route[line].fn = fn;
+	m->route[line].ctx = ctx;
+}
+
+int machine__line_level(const struct machine *m, int line)
+{
+	return line >= 0 && line < 16 ? (m->line_levels >> line) & 1 : 0;
+}
+
+int machine__add_tick(struct machine *m, machine_tick_fn *fn, void *ctx)
+{
+	if (m->nticks == MACHINE_MAX_HOOKS)
+		return -ENOSPC;
+	m->ticks[m->nticks].fn = fn;
+	m->ticks[m->nticks++].ctx = ctx;
+	return 0;
+}
+
+/* Runs the safe-point callbacks. */
+static void ticks(struct machine *m)
+{
+	for (int i = 0; i < m->nticks; i++)
+		m->ticks[i].fn(m->ticks[i].ctx);
 }
 
 static void on_exit_port(void *ctx, uint32_t value)
@@ -79,7 +135,8 @@ static int platform(struct machine *m, const struct machine_cfg *cfg)
 	m->pit = pit__create(&env, IRQ_PIT);
 	if ((rc = machine__add(m, m->pit)))
 		return rc;
-	m->com1 = uart__create(&env, "com1", IRQ_COM1, &(struct uart_backend){ .out_fd = cfg->console_fd, .in_fd = -1 });
+	m->com1 = uart__create(&env, "com1", IRQ_COM1, &(struct uart_backend){ .out_fd = cfg->console_fd, .in_fd = -1,
+							     .wire_loopback = cfg->com1_loopback });
 	if ((rc = machine__add(m, m->com1)))
 		return rc;
 	iodelay = iodelay__create(&env);
@@ -169,6 +226,7 @@ static void after_exit(struct machine *m)
 		if (m->devs[i]->ops->poll)
 			m->devs[i]->ops->poll(m->devs[i]);
 	clock__run_until(&m->clock, m->clock.now + m->exit_cost_ns);
+	ticks(m);
 	if (m->vtime_limit_ns && m->clock.now >= m->vtime_limit_ns && m->state == RUN_GOING)
 		m->state = RUN_VTIMEOUT;
 }
@@ -182,9 +240,14 @@ void machine__access(struct machine *m, struct bus_access *a, uint64_t rip)
 	if (r) {
 		r->exits++;
 		rec.off = a->addr - r->base + r->dev_off;
+		m->note.path = PATH_DIRECT;
+		m->note.sm_state = m->note.mode = NULL;
 		r->fn(r->opaque, r, a, rec.off);
 		rec.dev = r->hw->name;
 		rec.model = r->hw->ops->model;
+		rec.path = m->note.path;
+		rec.sm_state = m->note.sm_state;
+		rec.mode = m->note.mode;
 	} else {
 		m->unhandled++;
 		if (!a->write)
@@ -231,6 +294,7 @@ int machine__halt(struct machine *m, uint64_t rip)
 			break;
 		}
 		clock__run_until(&m->clock, next);
+		ticks(m);
 	}
 	return m->state == RUN_GOING ? 0 : -1;
 }

@@ -55,9 +55,20 @@ struct exit_rec {
 	uint64_t seq, vtime, addr, value, rip;
 	uint64_t off;       /* device-relative register offset */
 	uint8_t kind, size, write;
+	uint8_t path;       /* access: enum access_path */
+	uint8_t target;     /* EXIT_LINE: enum line_target */
 	const char *dev;    /* device name, NULL when nothing serves the address */
 	const char *model;  /* device model (for register names), NULL likewise */
+	const char *sm_state, *mode;  /* access: the engine's annotation (static or interned) */
 };
+
+/* How an access was served (the engine sets it; direct otherwise). */
+enum access_path { PATH_DIRECT = 0, PATH_TRACK, PATH_EMULATE, PATH_DEFER, PATH_BUSY };
+/* Who a device interrupt line currently reaches. */
+enum line_target { LINE_GUEST = 0, LINE_MONITOR };
+
+/* Returns the schema's name for an access path. */
+const char *access_path__name(int path);
 
 /* Receives every logged event, in order. */
 typedef void machine_trace_fn(void *ctx, const struct exit_rec *r);
@@ -66,12 +77,19 @@ struct machine_cfg {
 	uint64_t exit_cost_ns;   /* virtual time each exit costs (default 1 us) */
 	uint64_t vtime_limit_ns; /* 0: unbounded */
 	int console_fd;          /* COM1 output, -1 to discard */
+	int com1_loopback;       /* COM1 has a loopback plug: TX wired to RX (console_fd taps it) */
 	struct blk *ata_disk;    /* NULL: no ATA disk */
 	struct blk *ringblk_disk;/* NULL: no ringblk */
 };
 
 #define MACHINE_MAX_DEVS 16
 #define MACHINE_MAX_HOOKS 4
+
+/* Called at safe points: after every exit and every clock step while the
+ * guest halts, never from inside a device. */
+typedef void machine_tick_fn(void *ctx);
+/* Receives a device interrupt line routed to the monitor. */
+typedef void machine_line_fn(void *ctx, int line, int level);
 
 struct machine {
 	struct clock clock;
@@ -86,9 +104,15 @@ struct machine {
 	uint32_t exit_code;      /* value written to the exit port */
 	struct { machine_trace_fn *fn; void *ctx; } hooks[MACHINE_MAX_HOOKS];
 	int nhooks;
+	struct { machine_tick_fn *fn; void *ctx; } ticks[MACHINE_MAX_HOOKS];
+	int nticks;
 	uint64_t counts[EXIT_KINDS];
 	const char *irq_dev[16]; /* device driving each interrupt line */
-	uint16_t line_levels;    /* current level of each line */
+	uint16_t line_levels;    /* current level of each device line */
+	uint16_t guest_levels;   /* level of each PIC input (= line unless routed) */
+	struct { machine_line_fn *fn; void *ctx; } route[16]; /* lines routed to the monitor */
+	/* The serving handler's annotation of the current access. */
+	struct { uint8_t path; const char *sm_state, *mode; } note;
 	uint64_t unhandled;      /* accesses nobody serves */
 	uint8_t pio_reported[65536 / 8];
 };
@@ -123,6 +147,20 @@ int machine__add_hook(struct machine *m, machine_trace_fn *fn, void *ctx);
 
 /* Returns the accesses that trapped on hw's ranges in space. */
 uint64_t machine__exits_of(struct machine *m, struct hw *hw, int space);
+
+/* Adds a safe-point callback. Returns 0 or -ENOSPC. */
+int machine__add_tick(struct machine *m, machine_tick_fn *fn, void *ctx);
+
+/* Routes device line `line` to fn (the monitor, V1) or, with fn NULL, back
+ * to the PIC (D5); the PIC input keeps its level until driven again. */
+void machine__route_line(struct machine *m, int line, machine_line_fn *fn, void *ctx);
+
+/* Drives the PIC input `line` on behalf of the monitor (an emulated or
+ * mirrored interrupt); logged as a line event with target guest. */
+void machine__guest_line(struct machine *m, int line, int level);
+
+/* Returns the current level of device line `line`. */
+int machine__line_level(const struct machine *m, int line);
 
 /* Acknowledges the pending interrupt, logs the injection and returns its vector. */
 int machine__irq_ack(struct machine *m, uint64_t rip);

@@ -1,0 +1,1 @@
+/* Placeholder until the ata engine tests land. */

@@ -1,0 +1,1 @@
+/* Placeholder until the ringblk engine tests land. */
