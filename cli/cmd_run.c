@@ -91,6 +91,9 @@ static void report(const char *guest, const struct vmm_result *r, int stats, con
 	}
 	if (r->run_id)
 		fprintf(stderr, "devirt: trace: run %" PRId64 " in %s\n", r->run_id, db);
+	if (r->switches_done || r->switches_aborted || r->switches_pending)
+		fprintf(stderr, "devirt: switches: %" PRIu64 " done, %" PRIu64 " aborted, %" PRIu64 " pending\n",
+			r->switches_done, r->switches_aborted, r->switches_pending);
 	if (stats)
 		fprintf(stderr, "devirt: stats: exits=%" PRIu64 " pio=%" PRIu64 " mmio=%" PRIu64
 			" hlt=%" PRIu64 " irq=%" PRIu64 " unhandled=%" PRIu64
@@ -99,6 +102,8 @@ static void report(const char *guest, const struct vmm_result *r, int stats, con
 			r->counts[EXIT_IRQ], r->unhandled, r->ringblk_exits, r->vtime_ns, r->wall_ns,
 			r->exits ? (double)r->wall_ns / (double)r->exits : 0.0);
 }
+
+#define MAX_SWITCHES 16
 
 /* The body of cmd_run; config is the command line as typed. */
 static int run(int argc, char **argv, const char *config)
@@ -119,6 +124,12 @@ static int run(int argc, char **argv, const char *config)
 		{ "console", required_argument, 0, 'C' },
 		{ "db", required_argument, 0, 'B' },
 		{ "no-log", no_argument, 0, 'N' },
+		{ "switch", required_argument, 0, 'x' },
+		{ "mode", required_argument, 0, 'M' },
+		{ "midseq", required_argument, 0, 'q' },
+		{ "block", required_argument, 0, 'b' },
+		{ "pause-bound", required_argument, 0, 'P' },
+		{ "wait-bound", required_argument, 0, 'W' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -131,6 +142,18 @@ static int run(int argc, char **argv, const char *config)
 	char seedarg[32] = "";
 	int stats = 0, c, wall_set = 0;
 	uint64_t v;
+	struct engine_cfg ecfg = { 0 };
+	struct eng_trigger trig[MAX_SWITCHES];
+	const char *virt[4];
+	char vname[4][16];
+	char err[256];
+	cfg.engine = &ecfg;
+	cfg.triggers = trig;
+	cfg.virtualized = virt;
+	ecfg.bug = engine__parse_bug(getenv("DEVIRT_BUG"));
+	if (ecfg.bug < 0)
+		return bad("DEVIRT_BUG", getenv("DEVIRT_BUG"), "expected skip-deferred-replay, replay-twice, drop-irq,"
+			   " unbounded-pause, forget-mode or skip-drain");
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -174,11 +197,60 @@ static int run(int argc, char **argv, const char *config)
 		case 'C': console_path = optarg; break;
 		case 'B': db = optarg; break;
 		case 'N': db = NULL; break;
+		case 'x':
+			if (cfg.ntriggers == MAX_SWITCHES)
+				return bad("--switch", optarg, "too many --switch options (at most 16)");
+			if (engine__parse_trigger(optarg, &trig[cfg.ntriggers], err, sizeof(err)))
+				return bad("--switch", optarg, err);
+			cfg.ntriggers++;
+			break;
+		case 'M': {
+			const char *eq = strchr(optarg, '=');
+			if (!eq || (strcmp(eq + 1, "virtualized") && strcmp(eq + 1, "pass-through")))
+				return bad("--mode", optarg, "expected DEVICE=virtualized or DEVICE=pass-through");
+			if (!strcmp(eq + 1, "virtualized")) {
+				if (cfg.nvirtualized == 4)
+					return bad("--mode", optarg, "too many --mode options");
+				int n = (int)(eq - optarg);
+				snprintf(vname[cfg.nvirtualized], sizeof(vname[0]), "%.*s", n,
+					 n == 4 && !strncmp(optarg, "uart", 4) ? "com1" : optarg);
+				virt[cfg.nvirtualized] = vname[cfg.nvirtualized];
+				cfg.nvirtualized++;
+			}
+			break;
+		}
+		case 'q':
+			if (!strcmp(optarg, "wait"))
+				ecfg.midseq = MIDSEQ_WAIT;
+			else if (!strcmp(optarg, "takeover"))
+				ecfg.midseq = MIDSEQ_TAKEOVER;
+			else
+				return bad("--midseq", optarg, "expected wait or takeover");
+			break;
+		case 'b':
+			if (!strcmp(optarg, "busy"))
+				ecfg.block = EDEV_BLOCK_BUSY;
+			else if (!strcmp(optarg, "defer"))
+				ecfg.block = EDEV_BLOCK_DEFER;
+			else
+				return bad("--block", optarg, "expected busy or defer");
+			break;
+		case 'P':
+			if (units__duration(optarg, &ecfg.pause_bound_ns) || !ecfg.pause_bound_ns)
+				return bad("--pause-bound", optarg, "expected a non-zero duration with a unit (e.g. 500us)");
+			break;
+		case 'W':
+			if (units__duration(optarg, &ecfg.wait_bound_ns) || !ecfg.wait_bound_ns)
+				return bad("--wait-bound", optarg, "expected a non-zero duration with a unit (e.g. 5ms)");
+			break;
 		case 'h':
 			printf("usage: devirt run GUEST [--mem SIZE] [--timeout DUR] [--wall-timeout DUR]\n"
 			       "                  [--exit-cost DUR] [--seed N] [--exit-log FILE] [--stats]\n"
 			       "                  [--disk F] [--disk-size SIZE] [--ringblk-disk F] [--ringblk-trap]\n"
 			       "                  [--console FILE] [--db FILE | --no-log]\n"
+			       "                  [--switch WHEN:ACTION:DEVICE]... [--mode DEVICE=virtualized]...\n"
+			       "                  [--midseq wait|takeover] [--block busy|defer]\n"
+			       "                  [--wait-bound DUR] [--pause-bound DUR]\n"
 			       "                  [--args 'K=V ...' | -- K=V ...]\n");
 			return EXIT_OK;
 		default:

@@ -308,7 +308,7 @@ static void engine_access(void *opaque, struct bus_range *r, struct bus_access *
 		pause_open(s, "defer");
 		path = PATH_DEFER;
 	} else if (s->state == ES_TRACKING || s->state == ES_CAPTURE) {
-		bus__direct(NULL, r, a, off);
+		bus__direct(r->hw, r, a, off);
 		s->ops->track(s->st, a, off);
 		path = PATH_TRACK;
 	} else {
@@ -610,7 +610,7 @@ static struct slot *find(struct engine *e, const char *name)
 {
 	for (int i = 0; i < e->nslots; i++) {
 		struct slot *s = &e->slots[i];
-		if (!strcmp(s->hw->name, name) || (!strcmp(name, "uart") && s->ops == &edev_uart_ops))
+		if (!strcmp(s->hw->name, name) || (!strcmp(name, "uart") && s->hw == e->m->com1))
 			return s;
 	}
 	return NULL;
@@ -704,7 +704,7 @@ int engine__add_trigger(struct engine *e, const struct eng_trigger *t)
 
 int engine__create(struct engine **ep, struct machine *m, const struct engine_cfg *cfg)
 {
-	static const struct edev_ops *mods[] = { &edev_ata_ops, &edev_uart_ops, &edev_ringblk_ops };
+	const struct edev_ops *mods[] = { &edev_ata_ops, &edev_uart_ops, &edev_ringblk_ops };
 	struct hw *hws[] = { m->ata, m->com1, m->ringblk };
 	struct engine *e = calloc(1, sizeof(*e));
 	*ep = NULL;
@@ -720,6 +720,8 @@ int engine__create(struct engine **ep, struct machine *m, const struct engine_cf
 		 e->cfg.midseq == MIDSEQ_TAKEOVER ? "takeover" : "wait",
 		 e->cfg.block == EDEV_BLOCK_DEFER ? "defer" : "busy");
 	for (int i = 0; i < 3; i++) {
+		if (cfg->modules[i])
+			mods[i] = cfg->modules[i];
 		if (!hws[i] || !mods[i]->create)
 			continue;
 		struct slot *s = &e->slots[e->nslots];

@@ -70,6 +70,9 @@ struct engine_cfg {
 	eng_sink_fn *sink;          /* NULL: nothing reported */
 	void *sink_ctx;
 	int bug;                    /* enum eng_bug */
+	/* Modules for ata, uart (COM1) and ringblk, in that order, replacing
+	 * the built-in ones where non-NULL (tests, out-of-tree modules). */
+	const struct edev_ops *modules[3];
 };
 
 /* One trigger (--switch WHEN:ACTION:DEVICE). */

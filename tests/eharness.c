@@ -109,6 +109,10 @@ static uint64_t guest_access(struct eh *h, int space, uint64_t addr, unsigned si
 		h->fired = 1;
 		cr_assert_eq(engine__request(h->e, h->at_device, h->at_action), 0,
 			     "no device %s", h->at_device);
+		/* the monitor notes requests during the exit and acts on them at
+		 * that exit's safe point */
+		for (int i = 0; i < h->m.nticks; i++)
+			h->m.ticks[i].fn(h->m.ticks[i].ctx);
 	}
 	h->accesses++;
 	return a.value;

@@ -20,8 +20,10 @@
 #include "db.h"
 #include "store.h"
 #include "../devices/regnames.h"
+#include "../engine/engine.h"
 
 #define RING_SLOTS  (1u << 16)
+#define ENG_SLOTS   (1u << 12)   /* engine records: switches, steps, pauses, deferrals */
 #define BATCH_ROWS  20000u
 #define COMMIT_NS   50000000ull   /* 50 ms */
 
@@ -29,6 +31,8 @@ struct slot {
 	struct exit_rec r;
 	uint64_t wall_ns;
 };
+
+enum { EI_SWITCH, EI_STEP, EI_PAUSE, EI_DEFER, EI_REPLAYED, EI_N };
 
 struct trace {
 	sqlite3 *db;
@@ -41,6 +45,9 @@ struct trace {
 	int rc;                      /* first SQLite error in the writer */
 	char err[256];
 	uint64_t rows;
+	sqlite3_stmt *eins[EI_N];
+	_Atomic uint64_t ehead, etail;  /* the engine ring, same protocol */
+	struct eng_rec ering[ENG_SLOTS];
 	struct slot ring[RING_SLOTS];
 };
 
@@ -80,6 +87,9 @@ static int insert(struct trace *t, const struct slot *s)
 		bind_text(st, 10, r->dev);
 		bind_text(st, 11, regnames__lookup(r->model, r->off, r->write));
 		sqlite3_bind_int64(st, 12, (int64_t)r->rip);
+		sqlite3_bind_text(st, 13, access_path__name(r->path), -1, SQLITE_STATIC);
+		bind_text(st, 14, r->sm_state);
+		bind_text(st, 15, r->mode);
 		break;
 	case EXIT_HLT:
 		sqlite3_bind_int64(st, 5, (int64_t)r->rip);
@@ -91,11 +101,96 @@ static int insert(struct trace *t, const struct slot *s)
 		bind_text(st, 5, r->dev);
 		sqlite3_bind_int64(st, 6, (int64_t)r->addr);
 		sqlite3_bind_text(st, 7, r->value ? "raise" : "lower", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 8, r->target == LINE_MONITOR ? "monitor" : "guest", -1, SQLITE_STATIC);
 		break;
 	}
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static void writer_error(struct trace *t, int rc, const char *what);
+
+/* Binds an unsigned value, or NULL when !has. */
+static void bind_opt(sqlite3_stmt *st, int i, int has, uint64_t v)
+{
+	if (has)
+		sqlite3_bind_int64(st, i, (int64_t)v);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Stores one engine record. Returns an SQLite code. */
+static int insert_eng(struct trace *t, const struct eng_rec *r)
+{
+	static const int which[] = { [ER_SWITCH] = EI_SWITCH, [ER_STEP] = EI_STEP, [ER_PAUSE] = EI_PAUSE,
+				     [ER_DEFER] = EI_DEFER, [ER_REPLAYED] = EI_REPLAYED };
+	sqlite3_stmt *st = t->eins[which[r->kind]];
+	sqlite3_bind_int64(st, 1, t->run);
+	sqlite3_bind_int64(st, 2, (int64_t)r->switch_id);
+	switch (r->kind) {
+	case ER_SWITCH:
+		bind_text(st, 3, r->device);
+		bind_text(st, 4, r->action);
+		bind_text(st, 5, r->policy);
+		sqlite3_bind_int64(st, 6, (int64_t)r->req_seq);
+		sqlite3_bind_int64(st, 7, (int64_t)r->req_vt);
+		bind_opt(st, 8, r->has_start, r->start_seq);
+		bind_opt(st, 9, r->has_start, r->start_vt);
+		bind_opt(st, 10, r->has_done, r->done_seq);
+		bind_opt(st, 11, r->has_done, r->done_vt);
+		sqlite3_bind_int64(st, 12, (int64_t)r->wall_ns);
+		bind_text(st, 13, r->outcome);
+		bind_text(st, 14, r->reason);
+		bind_text(st, 15, r->mode_before);
+		bind_text(st, 16, r->mode_after);
+		break;
+	case ER_STEP:
+		bind_text(st, 3, r->step);
+		sqlite3_bind_int64(st, 4, (int64_t)r->seq);
+		sqlite3_bind_int64(st, 5, (int64_t)r->vtime);
+		sqlite3_bind_int64(st, 6, (int64_t)r->wall_ns);
+		bind_text(st, 7, r->detail);
+		break;
+	case ER_PAUSE:
+		bind_text(st, 3, r->device);
+		bind_text(st, 4, r->pause_kind);
+		sqlite3_bind_int64(st, 5, (int64_t)r->start_seq2);
+		sqlite3_bind_int64(st, 6, (int64_t)r->start_vt2);
+		sqlite3_bind_int64(st, 7, (int64_t)r->end_seq);
+		sqlite3_bind_int64(st, 8, (int64_t)r->end_vt);
+		sqlite3_bind_int64(st, 9, (int64_t)r->wall_ns);
+		sqlite3_bind_int64(st, 10, (int64_t)r->bound_ns);
+		sqlite3_bind_int64(st, 11, (int64_t)r->polls);
+		break;
+	case ER_DEFER:
+		sqlite3_bind_int64(st, 3, (int64_t)r->seq);
+		sqlite3_bind_int64(st, 4, (int64_t)r->ord);
+		break;
+	default:                             /* ER_REPLAYED */
+		sqlite3_bind_int64(st, 3, (int64_t)r->seq);
+		sqlite3_bind_int64(st, 4, (int64_t)r->replay_seq);
+		break;
+	}
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Moves the engine records queued so far into the open transaction.
+ * Returns the number moved. */
+static uint64_t drain_eng(struct trace *t)
+{
+	uint64_t tail = atomic_load_explicit(&t->etail, memory_order_relaxed);
+	uint64_t head = atomic_load_explicit(&t->ehead, memory_order_acquire);
+	for (uint64_t i = tail; i != head; i++) {
+		int rc = insert_eng(t, &t->ering[i % ENG_SLOTS]);
+		if (rc)
+			writer_error(t, rc, "insert");
+		t->rows++;
+	}
+	atomic_store_explicit(&t->etail, head, memory_order_release);
+	return head - tail;
 }
 
 /* Records the writer's first error; later ones add nothing. */
@@ -115,9 +210,12 @@ static void *writer(void *arg)
 	for (;;) {
 		uint64_t tail = atomic_load_explicit(&t->tail, memory_order_relaxed);
 		uint64_t head = atomic_load_explicit(&t->head, memory_order_acquire);
-		if (head == tail) {
+		int eng = atomic_load_explicit(&t->ehead, memory_order_acquire) !=
+			  atomic_load_explicit(&t->etail, memory_order_relaxed);
+		if (head == tail && !eng) {
 			int stopping = atomic_load_explicit(&t->stop, memory_order_acquire) &&
-				       atomic_load_explicit(&t->head, memory_order_acquire) == tail;
+				       atomic_load_explicit(&t->head, memory_order_acquire) == tail &&
+				       atomic_load_explicit(&t->ehead, memory_order_acquire) == t->etail;
 			/* Dry: commit when the batch is old enough (or at the end), so
 			 * a crash loses at most COMMIT_NS of events. */
 			if (in_txn && (stopping || mono_ns() - since >= COMMIT_NS)) {
@@ -147,6 +245,7 @@ static void *writer(void *arg)
 			batch++;
 		}
 		atomic_store_explicit(&t->tail, tail, memory_order_release);
+		batch += drain_eng(t);
 		if (batch >= BATCH_ROWS || mono_ns() - since >= COMMIT_NS) {
 			int rc = sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL);
 			if (rc)
@@ -171,22 +270,52 @@ void trace__event(void *ctx, const struct exit_rec *r)
 	atomic_store_explicit(&t->head, head + 1, memory_order_release);
 }
 
+void trace__engine(void *ctx, const struct eng_rec *r)
+{
+	struct trace *t = ctx;
+	uint64_t head = atomic_load_explicit(&t->ehead, memory_order_relaxed);
+	while (head - atomic_load_explicit(&t->etail, memory_order_acquire) >= ENG_SLOTS)
+		sched_yield();                   /* full: wait, never drop */
+	t->ering[head % ENG_SLOTS] = *r;
+	atomic_store_explicit(&t->ehead, head + 1, memory_order_release);
+}
+
 /* Prepares the per-kind insert statements. Returns an SQLite code. */
 static int prepare(struct trace *t)
 {
 	static const char *sql[EXIT_KINDS] = {
 		[EXIT_PIO] = "INSERT INTO access (run, seq, vtime_ns, wall_ns, space, addr, size, dir, value,"
-			     " device, reg, rip) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+			     " device, reg, rip, path, sm_state, mode)"
+			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
 		[EXIT_HLT] = "INSERT INTO halt (run, seq, vtime_ns, wall_ns, rip) VALUES (?1, ?2, ?3, ?4, ?5)",
 		[EXIT_IRQ] = "INSERT INTO irq (run, seq, vtime_ns, wall_ns, event, target, vector)"
 			     " VALUES (?1, ?2, ?3, ?4, 'inject', 'guest', ?5)",
 		[EXIT_LINE] = "INSERT INTO irq (run, seq, vtime_ns, wall_ns, device, line, event, target)"
-			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'guest')",
+			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	};
+	static const char *esql[EI_N] = {
+		[EI_SWITCH] = "INSERT OR REPLACE INTO switch (run, id, device, action, policy, requested_seq,"
+			      " requested_vtime_ns, started_seq, started_vtime_ns, completed_seq, completed_vtime_ns,"
+			      " wall_ns, outcome, reason, mode_before, mode_after)"
+			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+		[EI_STEP] = "INSERT INTO step (run, switch, step, seq, vtime_ns, wall_ns, detail)"
+			    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+		[EI_PAUSE] = "INSERT INTO pause (run, switch, device, kind, start_seq, start_vtime_ns, end_seq,"
+			     " end_vtime_ns, wall_ns, bound_ns, polls)"
+			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+		[EI_DEFER] = "INSERT INTO deferred (run, switch, seq, ord) VALUES (?1, ?2, ?3, ?4)",
+		[EI_REPLAYED] = "UPDATE deferred SET replay_seq = coalesce(replay_seq, ?4), replays = replays + 1"
+				" WHERE run = ?1 AND switch = ?2 AND seq = ?3",
 	};
 	for (int k = 0; k < EXIT_KINDS; k++) {
 		if (!sql[k])
 			continue;
 		int rc = sqlite3_prepare_v3(t->db, sql[k], -1, SQLITE_PREPARE_PERSISTENT, &t->ins[k], NULL);
+		if (rc)
+			return rc;
+	}
+	for (int k = 0; k < EI_N; k++) {
+		int rc = sqlite3_prepare_v3(t->db, esql[k], -1, SQLITE_PREPARE_PERSISTENT, &t->eins[k], NULL);
 		if (rc)
 			return rc;
 	}
@@ -251,6 +380,8 @@ int trace__start(struct trace **tp, const char *path, const struct trace_run *in
 fail:
 	for (int k = 0; k < EXIT_KINDS; k++)
 		sqlite3_finalize(t->ins[k]);
+	for (int k = 0; k < EI_N; k++)
+		sqlite3_finalize(t->eins[k]);
 	sqlite3_close(t->db);
 	free(t);
 	return rc;
@@ -314,6 +445,8 @@ int trace__finish(struct trace *t, const char *verdict, uint32_t exit_code, uint
 	}
 	for (int k = 0; k < EXIT_KINDS; k++)
 		sqlite3_finalize(t->ins[k]);
+	for (int k = 0; k < EI_N; k++)
+		sqlite3_finalize(t->eins[k]);
 	sqlite3_close(t->db);
 	free(t);
 	return db__errno(rc);

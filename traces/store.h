@@ -39,6 +39,10 @@ void trace__devices(struct trace *t, const struct machine *m);
 /* machine_trace_fn: queues one event (called on the vCPU thread). */
 void trace__event(void *t, const struct exit_rec *r);
 
+struct eng_rec;
+/* eng_sink_fn: queues one engine record (switch, step, pause, deferral). */
+void trace__engine(void *t, const struct eng_rec *r);
+
 /* Drains the queue, stores the outcome in the run row, stops the writer and
  * closes the database. verdict NULL leaves the run marked unfinished.
  * Returns 0 or -errno (err set); t is freed either way. */

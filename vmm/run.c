@@ -256,11 +256,6 @@ static int boot(const struct vmm_cfg *cfg, struct vm *vm, struct machine *m, str
 	} else if (vm__reset_cpu(vm, (uint32_t)mb.entry, MULTIBOOT_BOOTLOADER_MAGIC, mb.info)) {
 		snprintf(res->err, sizeof(res->err), "cannot set the vCPU's registers: %s", strerror(errno));
 		status = VMM_NO_ENV;
-	} else if (m->ringblk && !cfg->ringblk_trap &&
-		   vm__set_slot(vm, 1, RINGBLK_BASE, RINGBLK_SIZE, ringblk__bar(m->ringblk))) {
-		/* pass-through: the BAR is a memory slot, guest accesses do not exit */
-		snprintf(res->err, sizeof(res->err), "cannot map the ringblk BAR: %s", strerror(errno));
-		status = VMM_NO_ENV;
 	} else {
 		arm(vm, cfg->wtimeout_ns, old);
 		uint64_t t0 = now_ns();
@@ -273,8 +268,55 @@ static int boot(const struct vmm_cfg *cfg, struct vm *vm, struct machine *m, str
 	return status;
 }
 
+/* eng_trap_fn: the ringblk BAR slot. Pass-through maps the model's own
+ * register page as KVM memory slot 1 (guest accesses do not exit);
+ * trapping deletes the slot, so every access exits as MMIO (V2 / D6). */
+static int trap_slot(void *ctx, struct hw *hw, int trapped)
+{
+	struct vm *vm = ctx;
+	return vm__set_slot(vm, 1, RINGBLK_BASE, trapped ? 0 : RINGBLK_SIZE, ringblk__bar(hw));
+}
+
+/* Creates the engine with its triggers and initial modes. Returns 0 or a
+ * vmm_status with res->err set. */
+static int start_engine(const struct vmm_cfg *cfg, struct vm *vm, struct machine *m,
+			struct trace *trace, struct engine **ep, struct vmm_result *res)
+{
+	struct engine_cfg ec = *cfg->engine;
+	if (m->ringblk && !cfg->ringblk_trap) {
+		ec.trap = trap_slot;
+		ec.trap_ctx = vm;
+	}
+	if (trace) {
+		ec.sink = trace__engine;
+		ec.sink_ctx = trace;
+	}
+	int rc = engine__create(ep, m, &ec);
+	if (rc) {
+		snprintf(res->err, sizeof(res->err), "cannot start the engine: %s", strerror(-rc));
+		return VMM_NO_ENV;
+	}
+	for (int i = 0; i < cfg->ntriggers; i++) {
+		if (engine__add_trigger(*ep, &cfg->triggers[i])) {
+			snprintf(res->err, sizeof(res->err), "--switch: device '%s' is not present",
+				 cfg->triggers[i].device);
+			return VMM_BAD_INPUT;
+		}
+	}
+	for (int i = 0; i < cfg->nvirtualized; i++) {
+		rc = engine__start_virtualized(*ep, cfg->virtualized[i]);
+		if (rc) {
+			snprintf(res->err, sizeof(res->err), "--mode %s=virtualized: %s", cfg->virtualized[i],
+				 rc == -ENOENT ? "no such device" : "the device could not be virtualized");
+			return rc == -ENOENT ? VMM_BAD_INPUT : VMM_NO_ENV;
+		}
+	}
+	return VMM_RAN;
+}
+
 int vmm__run(const struct vmm_cfg *cfg, struct vmm_result *res)
 {
+	struct engine *engine = NULL;
 	struct vm vm;
 	struct machine m;
 	struct blk ata_disk = { .fd = -1 }, rb_disk = { .fd = -1 };
@@ -317,7 +359,17 @@ int vmm__run(const struct vmm_cfg *cfg, struct vmm_result *res)
 		trace__devices(trace, &m);
 		machine__add_hook(&m, trace__event, trace);
 	}
+	if (m.ringblk && !cfg->ringblk_trap &&
+	    vm__set_slot(&vm, 1, RINGBLK_BASE, RINGBLK_SIZE, ringblk__bar(m.ringblk))) {
+		/* pass-through: the BAR is a memory slot, guest accesses do not exit */
+		snprintf(res->err, sizeof(res->err), "cannot map the ringblk BAR: %s", strerror(errno));
+		status = VMM_NO_ENV;
+		goto out_trace;
+	}
+	if (cfg->engine && (status = start_engine(cfg, &vm, &m, trace, &engine, res)) != VMM_RAN)
+		goto out_trace;
 	status = boot(cfg, &vm, &m, res);
+out_trace:
 	res->state = m.state;
 	res->exit_code = m.exit_code;
 	res->events = m.seq;
@@ -327,10 +379,13 @@ int vmm__run(const struct vmm_cfg *cfg, struct vmm_result *res)
 	res->vtime_ns = m.clock.now;
 	if (m.ringblk)
 		res->ringblk_exits = machine__exits_of(&m, m.ringblk, BUS_MMIO);
+	if (engine)
+		engine__counts(engine, &res->switches_done, &res->switches_aborted, &res->switches_pending);
 	if (trace && trace__finish(trace, status == VMM_RAN ? run_state__name(m.state) : NULL, m.exit_code,
 				   res->exits, m.clock.now, res->err, sizeof(res->err)) && status == VMM_RAN)
 		status = VMM_TRACE_FAILED;
 out_machine:
+	engine__destroy(engine);
 	machine__destroy(&m);
 out_vm:
 	vm__close(&vm);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include "../machine/machine.h"
 #include "../traces/store.h"
+#include "../engine/engine.h"
 
 struct vmm_cfg {
 	const char *image;        /* path of the Multiboot ELF */
@@ -27,6 +28,11 @@ struct vmm_cfg {
 	void *trace_ctx;
 	const char *db;           /* trace database; NULL: no trace */
 	const struct trace_run *run_info; /* what the run row records (with db) */
+	const struct engine_cfg *engine;  /* NULL: no engine, devices stay pass-through */
+	const struct eng_trigger *triggers; /* --switch */
+	int ntriggers;
+	const char *const *virtualized;   /* devices that start virtualized (--mode) */
+	int nvirtualized;
 };
 
 struct vmm_result {
@@ -39,6 +45,7 @@ struct vmm_result {
 	uint64_t ringblk_exits;   /* MMIO exits on ringblk's register page */
 	uint64_t vtime_ns, wall_ns;
 	int64_t run_id;           /* the run's id in db, 0 without db */
+	uint64_t switches_done, switches_aborted, switches_pending;
 	char err[256];            /* reason when the status is not VMM_RAN, or crash details */
 };
 
