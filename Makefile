@@ -34,7 +34,7 @@ CORE_SRCS += traces/db.c traces/schema_blob.S traces/store.c traces/text.c
 CORE_SRCS += traces/import_qemu.c traces/merge.c
 CORE_SRCS += traces/sqlite_ext.c
 # The virtualize/devirtualize engine: core and one module per device.
-CORE_SRCS += engine/engine.c engine/spec.c engine/ata.c engine/uart.c engine/ringblk.c
+CORE_SRCS += engine/engine.c engine/switch.c engine/spec.c engine/ata.c engine/uart.c engine/ringblk.c
 # The KVM monitor.
 VMM_SRCS  := vmm/vm.c vmm/run.c
 # The command line.
@@ -48,7 +48,7 @@ TEST_SRCS += tests/test_pit.c tests/test_uart.c tests/test_multiboot.c tests/tes
 TEST_SRCS += tests/test_run.c tests/test_cli.c tests/test_qemu.c tests/test_workloads.c tests/test_fuzz.c tests/test_trace.c
 TEST_SRCS += tests/test_import.c
 TEST_SRCS += tests/test_sql.c
-TEST_SRCS += tests/eharness.c tests/test_engine.c
+TEST_SRCS += tests/eharness.c tests/test_engine.c tests/test_switch.c
 TEST_SRCS += tests/test_engine_ata.c tests/test_engine_uart.c tests/test_engine_ringblk.c
 
 obj = $(patsubst %.S,$(BUILD)/obj/%.o,$(patsubst %.c,$(BUILD)/obj/%.o,$(1)))
@@ -116,6 +116,7 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bench/exit-cost.sh
 	$(Q)bench/logging.sh
+	$(Q)bench/switch-latency.sh
 
 clean:
 	rm -rf build bin
