@@ -79,6 +79,10 @@ static void publish(struct ringblk *r)
 	wr32(r, RB_SQ_HEAD, r->s.sq_head);
 	wr32(r, RB_CQ_TAIL, r->s.cq_tail);
 	wr32(r, RB_COMPLETED, r->s.completed);
+	/* staging registers exist only while disabled (a store into the mapped
+	 * page while enabled is dropped, as a trapped write would be) */
+	if (r->s.ctrl_seen & RB_CTRL_ENABLE)
+		memset(r->bar + RB_QS_SQ_HEAD, 0, RB_QS_STATUS + 4 - RB_QS_SQ_HEAD);
 }
 
 /* Drops all queue state (disable or reset); requests in flight are lost. */
@@ -91,7 +95,24 @@ static void stop_queues(struct ringblk *r)
 	r->s.status = 0;
 }
 
-/* ENABLE rising: latch and validate the ring configuration. */
+/* ENABLE rising with RESTORE: takes the staged indices (see ringblk.h) for
+ * a queue whose configuration was just validated. */
+static void restore_indices(struct ringblk *r)
+{
+	r->s.sq_head = rd32(r, RB_QS_SQ_HEAD);
+	r->s.cq_tail = rd32(r, RB_QS_CQ_TAIL);
+	r->s.completed = rd32(r, RB_QS_COMPLETED);
+	/* the doorbells as already seen: only submissions past SQ_HEAD are new */
+	r->s.sq_tail_seen = r->s.sq_head;
+	r->s.cq_head_seen = rd32(r, RB_CQ_HEAD);
+	if (r->s.cq_tail - r->s.cq_head_seen > r->s.qsize ||
+	    rd32(r, RB_SQ_TAIL) - r->s.sq_head > r->s.qsize ||
+	    (rd32(r, RB_QS_STATUS) & RB_STATUS_FATAL))
+		r->s.status = RB_STATUS_FATAL;
+}
+
+/* ENABLE rising: latch and validate the ring configuration; with RESTORE,
+ * keep the staged indices. The staging registers are consumed either way. */
 static void enable(struct ringblk *r)
 {
 	const struct gmem *m = r->hw.env.mem;
@@ -103,6 +124,9 @@ static void enable(struct ringblk *r)
 		 gmem__ptr(m, r->s.sq_base, (uint64_t)r->s.qsize * sizeof(struct ringblk_sqe)) &&
 		 gmem__ptr(m, r->s.cq_base, (uint64_t)r->s.qsize * sizeof(struct ringblk_cqe));
 	r->s.status = ok ? RB_STATUS_READY : RB_STATUS_FATAL;
+	if (ok && (rd32(r, RB_CTRL) & RB_CTRL_RESTORE))
+		restore_indices(r);
+	memset(r->bar + RB_QS_SQ_HEAD, 0, RB_QS_STATUS + 4 - RB_QS_SQ_HEAD);
 }
 
 static uint64_t latency(const struct ringblk_sqe *q)
@@ -239,6 +263,10 @@ static void sync_regs(struct ringblk *r)
 		else
 			stop_queues(r);
 	}
+	if (ctrl & RB_CTRL_RESTORE) {          /* self-clearing */
+		ctrl &= ~RB_CTRL_RESTORE;
+		wr32(r, RB_CTRL, ctrl);
+	}
 	r->s.ctrl_seen = ctrl;
 	if (r->s.status == RB_STATUS_READY) {
 		uint32_t head = rd32(r, RB_CQ_HEAD), tail = rd32(r, RB_SQ_TAIL);
@@ -267,18 +295,21 @@ static uint64_t rb_read(struct hw *hw, uint64_t off, unsigned size)
 	return v;
 }
 
-/* Registers the guest may write; writes elsewhere are ignored. */
-static int guest_owned(uint64_t off)
+/* Returns 1 for the registers a driver may write now (the queue-state
+ * staging registers only while the device is disabled); writes elsewhere
+ * are ignored. */
+static int writable(const struct ringblk *r, uint64_t off)
 {
 	return (off >= RB_CTRL && off < RB_CTRL + 4) ||
 	       (off >= RB_SQ_BASE && off < RB_SQ_TAIL + 4) ||
-	       (off >= RB_CQ_HEAD && off < RB_CQ_HEAD + 4);
+	       (off >= RB_CQ_HEAD && off < RB_CQ_HEAD + 4) ||
+	       (off >= RB_QS_SQ_HEAD && off < RB_QS_STATUS + 4 && !(r->s.ctrl_seen & RB_CTRL_ENABLE));
 }
 
 static void rb_write(struct hw *hw, uint64_t off, unsigned size, uint64_t val)
 {
 	struct ringblk *r = to_rb(hw);
-	if (size > 8 || off + size > RINGBLK_SIZE || !guest_owned(off) || !guest_owned(off + size - 1))
+	if (size > 8 || off + size > RINGBLK_SIZE || !writable(r, off) || !writable(r, off + size - 1))
 		return;
 	memcpy(r->bar + off, &val, size);
 	sync_regs(r);

@@ -17,6 +17,21 @@
  * Indices are free-running 32-bit counters; entry = index % QSIZE.
  * ENABLE latches the ring configuration (bases, size); it must be cleared
  * (or RESET written) to change it.
+ *
+ * Queue-state restore (for a monitor or migration code moving an idle queue
+ * onto the device, like vDPA set_vq_state; guest drivers never use it):
+ *   CTRL bit2 RESTORE (self-clearing, reads 0)
+ *   0x50 QS_SQ_HEAD  0x54 QS_CQ_TAIL  0x58 QS_COMPLETED  0x5c QS_STATUS
+ * The QS_* registers are writable only while ENABLE is clear. ENABLE rising
+ * with RESTORE set keeps the queue's indices instead of zeroing them: SQ_HEAD,
+ * CQ_TAIL and COMPLETED take the QS_* values, and the doorbells count as
+ * already seen at SQ_HEAD (submissions up to SQ_TAIL beyond it are fetched)
+ * and CQ_HEAD; a QS_STATUS with FATAL set restores a FATAL queue. Indices
+ * that a ring could not hold (CQ_TAIL - CQ_HEAD or SQ_TAIL - SQ_HEAD above
+ * QSIZE) make the queue FATAL. ENABLE rising, with or without RESTORE,
+ * clears the QS_* registers: they read 0 while the device is enabled. The
+ * queue restored this way has nothing in flight: requests cannot be handed
+ * over, only indices.
  */
 #ifndef DEVIRT_RINGBLK_H
 #define DEVIRT_RINGBLK_H

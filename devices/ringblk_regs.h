@@ -19,10 +19,13 @@ enum ringblk_reg {
 	RB_CTRL = 0x14, RB_STATUS = 0x18, RB_SQ_BASE = 0x20, RB_CQ_BASE = 0x28,
 	RB_QSIZE = 0x30, RB_SQ_TAIL = 0x34, RB_SQ_HEAD = 0x38, RB_CQ_TAIL = 0x3c,
 	RB_CQ_HEAD = 0x40, RB_COMPLETED = 0x44,
+	/* queue-state restore (ringblk.h): writable while ENABLE is clear */
+	RB_QS_SQ_HEAD = 0x50, RB_QS_CQ_TAIL = 0x54, RB_QS_COMPLETED = 0x58, RB_QS_STATUS = 0x5c,
 };
 
 #define RB_CTRL_ENABLE  0x1u
 #define RB_CTRL_IRQ_EN  0x2u
+#define RB_CTRL_RESTORE 0x4u            /* with ENABLE rising: keep the QS_* indices */
 #define RB_CTRL_RESET   0x80000000u
 #define RB_STATUS_READY 0x1u
 #define RB_STATUS_FATAL 0x2u

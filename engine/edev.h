@@ -48,7 +48,10 @@ struct edev_host {
 	void *ctx;
 };
 
-enum edev_step { EDEV_V3, EDEV_V5, EDEV_V6, EDEV_D2, EDEV_D3, EDEV_D4 };
+/* EDEV_ABORT tells the module the switch was aborted (V4 back to
+ * pass-through, D1 back to emulation): anything it held for the switch must
+ * be let go. Its result is ignored. */
+enum edev_step { EDEV_V3, EDEV_V5, EDEV_V6, EDEV_D2, EDEV_D3, EDEV_D4, EDEV_ABORT };
 #define EDEV_AGAIN 1                   /* step in progress */
 
 /* Phases in which block() is asked about a guest access. */
@@ -63,7 +66,8 @@ enum edev_block { EDEV_BLOCK_BUSY, EDEV_BLOCK_DEFER };   /* the D1 policy */
 /* block()'s answer for one guest access. */
 enum edev_verdict {
 	EDEV_FORWARD,     /* serve normally: hardware+track (WAIT, CAPTURE) or emulate (QUIESCE, DRAIN) */
-	EDEV_BUSY,        /* answered as busy / not ready (a read: a->value set); an inserted poll */
+	EDEV_BUSY,        /* a read answered busy / not ready (a->value set): an inserted
+			   * poll. A write answered BUSY is deferred (never dropped). */
 	EDEV_DEFER,       /* a write starting a new sequence: the core logs it and replays it later */
 };
 

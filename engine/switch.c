@@ -37,6 +37,13 @@ static void refresh_mode(struct slot *s)
 	s->mode = eng_intern(s->e, s->ops->mode(s->st, src, buf, sizeof(buf)));
 }
 
+/* Returns the interned mode string of src (EDEV_MODE_EMU or _HW). */
+static const char *mode_of(struct slot *s, int src)
+{
+	char buf[256];
+	return s->ops->mode ? eng_intern(s->e, s->ops->mode(s->st, src, buf, sizeof(buf))) : NULL;
+}
+
 /* Reports one step of the current switch. */
 static void step_rec(struct slot *s, const char *step, const char *detail)
 {
@@ -190,6 +197,8 @@ static void engine_access(void *opaque, struct bus_range *r, struct bus_access *
 	default: break;
 	}
 	int v = phase >= 0 ? s->ops->block(s->st, a, off, phase, s->e->cfg.block) : EDEV_FORWARD;
+	if (v == EDEV_BUSY && a->write)
+		v = EDEV_DEFER;            /* a write cannot be answered: it waits in the log */
 	if (v == EDEV_DEFER && (!a->write || defer(s, a, off)))
 		v = EDEV_FORWARD;          /* reads cannot wait; a full log serves instead */
 	if (v == EDEV_BUSY) {
@@ -244,7 +253,6 @@ static void finish(struct slot *s, const char *outcome, const char *reason)
 {
 	struct engine *e = s->e;
 	struct machine *m = e->m;
-	char buf[256];
 	pause_close(s);
 	clock__disarm(&m->clock, &s->deadline_ev);
 	s->sw.row.outcome = outcome;
@@ -252,10 +260,6 @@ static void finish(struct slot *s, const char *outcome, const char *reason)
 	s->sw.row.has_done = 1;
 	s->sw.row.done_seq = m->seq;
 	s->sw.row.done_vt = m->clock.now;
-	if (!strcmp(outcome, "done") && s->ops->mode) {
-		int src = s->sw.action == EA_VIRTUALIZE ? EDEV_MODE_EMU : EDEV_MODE_HW;
-		s->sw.row.mode_after = eng_intern(e, s->ops->mode(s->st, src, buf, sizeof(buf)));
-	}
 	eng_switch_rec(s);
 	s->active = 0;
 	if (!strcmp(outcome, "done"))
@@ -270,6 +274,7 @@ static void finish(struct slot *s, const char *outcome, const char *reason)
 /* Aborts the current switch cleanly; the guest keeps what it had. */
 static void abort_switch(struct slot *s, const char *reason)
 {
+	s->ops->step(s->st, EDEV_ABORT, 0);   /* the module lets go of the switch */
 	if (s->state == ES_TRACKING) {
 		untrap(s);
 		s->state = ES_PASSTHROUGH;
@@ -288,7 +293,6 @@ void eng_begin(struct slot *s, int action, int then, uint64_t req_seq, uint64_t 
 {
 	struct engine *e = s->e;
 	struct machine *m = e->m;
-	char buf[256];
 	memset(&s->sw, 0, sizeof(s->sw));
 	s->sw.id = ++e->next_id;
 	s->sw.action = action;
@@ -322,7 +326,6 @@ void eng_begin(struct slot *s, int action, int then, uint64_t req_seq, uint64_t 
 			return;
 		}
 	} else {
-		s->sw.row.mode_before = eng_intern(e, s->ops->mode(s->st, EDEV_MODE_EMU, buf, sizeof(buf)));
 		s->state = ES_QUIESCING;
 	}
 	eng_switch_rec(s);
@@ -380,6 +383,7 @@ static int devirt_tail(struct slot *s)
 			return rc;
 	}
 	s->sw.sub = 3;
+	s->sw.row.mode_after = mode_of(s, EDEV_MODE_HW);
 	unsigned q = 0, o = 0;
 	if (s->ops->pending)
 		s->ops->pending(s->st, &q, &o);
@@ -422,7 +426,6 @@ void eng_progress(struct slot *s)
 			continue;
 		switch (s->state) {
 		case ES_TRACKING: {
-			char buf[256];
 			int takeover = 0;
 			if (!s->ops->track_idle(s->st)) {
 				if (e->cfg.midseq != MIDSEQ_TAKEOVER)
@@ -439,23 +442,23 @@ void eng_progress(struct slot *s)
 			clock__disarm(&m->clock, &s->deadline_ev);
 			if (rc)
 				return;            /* V5 in progress */
-			s->sw.row.mode_before = eng_intern(e, s->ops->mode(s->st, EDEV_MODE_HW, buf, sizeof(buf)));
+			s->sw.row.mode_before = mode_of(s, EDEV_MODE_HW);
 			step_rec(s, "V5", s->sw.row.mode_before);
 			s->sw.sub = 1;
 			continue;
 		}
 		case ES_CAPTURE: {
-			char buf[256];
 			if (s->sw.sub == 0) {
 				if (s->ops->step(s->st, EDEV_V5, s->sw.takeover))
 					return;
-				s->sw.row.mode_before = eng_intern(e, s->ops->mode(s->st, EDEV_MODE_HW, buf, sizeof(buf)));
+				s->sw.row.mode_before = mode_of(s, EDEV_MODE_HW);
 				step_rec(s, "V5", s->sw.row.mode_before);
 				s->sw.sub = 1;
 			}
 			if (s->ops->step(s->st, EDEV_V6, s->sw.takeover))
 				return;
 			s->state = ES_VIRTUALIZED;
+			s->sw.row.mode_after = mode_of(s, EDEV_MODE_EMU);   /* before deferred writes move it */
 			step_rec(s, "V6", s->sw.takeover ? "emulation from reconstructed state" : "emulation");
 			if (e->cfg.bug == BUG_DROP_IRQ)
 				s->drop_next_raise = 1;
@@ -467,6 +470,9 @@ void eng_progress(struct slot *s)
 			if (!s->ops->emu_idle(s->st))
 				return;
 			wait_rec(s, "quiesce");
+			/* the mode is sampled where the guest can no longer move it:
+			 * quiescent, with new accesses blocked until D7 */
+			s->sw.row.mode_before = mode_of(s, EDEV_MODE_EMU);
 			step_rec(s, "D1", "emulation quiescent");
 			s->state = ES_DRAINING;
 			clock__disarm(&m->clock, &s->deadline_ev);

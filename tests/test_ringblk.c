@@ -191,3 +191,89 @@ Test(ringblk, save_restore_mid_flight)
 	cr_assert_eq(rd(RB_CQ_TAIL), 1, "and it completes again");
 	free(st);
 }
+
+Test(ringblk, restore_keeps_queue_indices)
+{
+	enable(4, 1);
+	for (uint32_t i = 0; i < 3; i++)
+		put_sqe(i, 4, RB_OP_FLUSH, (uint16_t)i, 0, 0, 0);
+	wr(RB_SQ_TAIL, 3, 4);
+	clock__run_until(&clk, 1000000);
+	wr(RB_CQ_HEAD, 2, 4);
+	cr_assert_eq(rd(RB_CQ_TAIL), 3);
+	wr(RB_CTRL, 0, 4);                        /* disabled: the indices drop to 0 */
+	cr_assert_eq(rd(RB_SQ_HEAD), 0);
+	wr(RB_QS_SQ_HEAD, 3, 4);
+	wr(RB_QS_CQ_TAIL, 3, 4);
+	wr(RB_QS_COMPLETED, 3, 4);
+	cr_assert_eq(rd(RB_QS_CQ_TAIL), 3, "staged while disabled");
+	wr(RB_CTRL, RB_CTRL_ENABLE | RB_CTRL_IRQ_EN | RB_CTRL_RESTORE, 4);
+	cr_assert_eq(rd(RB_CTRL), RB_CTRL_ENABLE | RB_CTRL_IRQ_EN, "RESTORE self-clears");
+	cr_assert_eq(rd(RB_STATUS), RB_STATUS_READY);
+	cr_assert_eq(rd(RB_SQ_HEAD), 3);
+	cr_assert_eq(rd(RB_CQ_TAIL), 3);
+	cr_assert_eq(rd(RB_COMPLETED), 3);
+	cr_assert_eq(rd(RB_QS_CQ_TAIL), 0, "staging consumed");
+	/* the queue goes on where it was: next entry 3, one completion unread */
+	int before = edges;
+	put_sqe(3, 4, RB_OP_FLUSH, 7, 0, 0, 0);
+	wr(RB_SQ_TAIL, 4, 4);
+	cr_assert_eq(rd(RB_SQ_HEAD), 4);
+	clock__run_until(&clk, 2000000);
+	cr_assert_eq(rd(RB_CQ_TAIL), 4);
+	cr_assert_eq(rd(RB_COMPLETED), 4);
+	cr_assert_eq(cqe(3, 4).id, 7);
+	cr_assert_gt(edges, before);
+	wr(RB_CQ_HEAD, 4, 4);
+	cr_assert_eq(rd(RB_STATUS), RB_STATUS_READY, "CQ_HEAD accepted against restored CQ_TAIL");
+}
+
+Test(ringblk, restore_fetches_submissions_past_restored_head)
+{
+	enable(4, 0);
+	wr(RB_CTRL, 0, 4);
+	put_sqe(5, 4, RB_OP_FLUSH, 42, 0, 0, 0);
+	wr(RB_QS_SQ_HEAD, 5, 4);
+	wr(RB_QS_CQ_TAIL, 5, 4);
+	wr(RB_QS_COMPLETED, 5, 4);
+	wr(RB_SQ_TAIL, 6, 4);
+	wr(RB_CQ_HEAD, 5, 4);
+	wr(RB_CTRL, RB_CTRL_ENABLE | RB_CTRL_RESTORE, 4);
+	cr_assert_eq(rd(RB_SQ_HEAD), 6, "entry 5 fetched at enable");
+	clock__run_until(&clk, 1000000);
+	cr_assert_eq(rd(RB_CQ_TAIL), 6);
+	cr_assert_eq(cqe(5, 4).id, 42);
+}
+
+Test(ringblk, staging_only_while_disabled_and_plain_enable_discards_it)
+{
+	enable(4, 0);
+	wr(RB_QS_SQ_HEAD, 9, 4);
+	cr_assert_eq(rd(RB_QS_SQ_HEAD), 0, "ignored while enabled");
+	uint8_t *bar = ringblk__bar(rb);
+	uint32_t v = 9;
+	memcpy(bar + RB_QS_SQ_HEAD, &v, 4);       /* a store into the mapped page */
+	rb->ops->poll(rb);
+	cr_assert_eq(rd(RB_QS_SQ_HEAD), 0, "dropped while enabled, as a trapped write");
+	wr(RB_CTRL, 0, 4);
+	wr(RB_QS_SQ_HEAD, 9, 4);
+	cr_assert_eq(rd(RB_QS_SQ_HEAD), 9);
+	wr(RB_CTRL, RB_CTRL_ENABLE, 4);           /* no RESTORE: indices start at 0 */
+	cr_assert_eq(rd(RB_SQ_HEAD), 0);
+	cr_assert_eq(rd(RB_QS_SQ_HEAD), 0);
+}
+
+Test(ringblk, restore_of_impossible_or_fatal_state_is_fatal)
+{
+	enable(4, 0);
+	wr(RB_CTRL, 0, 4);
+	wr(RB_QS_CQ_TAIL, 10, 4);                 /* 10 completions unread in a 4-entry CQ */
+	wr(RB_CTRL, RB_CTRL_ENABLE | RB_CTRL_RESTORE, 4);
+	cr_assert_eq(rd(RB_STATUS), RB_STATUS_FATAL);
+	wr(RB_CTRL, 0, 4);
+	wr(RB_QS_STATUS, RB_STATUS_FATAL, 4);
+	wr(RB_CTRL, RB_CTRL_ENABLE | RB_CTRL_RESTORE, 4);
+	cr_assert_eq(rd(RB_STATUS), RB_STATUS_FATAL, "a FATAL queue stays FATAL");
+	wr(RB_CTRL, RB_CTRL_RESET, 4);
+	cr_assert_eq(rd(RB_STATUS), 0);
+}
