@@ -31,6 +31,8 @@ static const struct reg ringblk[] = {
 	{ RB_QSIZE, 4, "qsize", "qsize" }, { RB_SQ_TAIL, 4, "sq_tail", "sq_tail" },
 	{ RB_SQ_HEAD, 4, "sq_head", "sq_head" }, { RB_CQ_TAIL, 4, "cq_tail", "cq_tail" },
 	{ RB_CQ_HEAD, 4, "cq_head", "cq_head" }, { RB_COMPLETED, 4, "completed", "completed" },
+	{ RB_QS_SQ_HEAD, 4, "qs_sq_head", "qs_sq_head" }, { RB_QS_CQ_TAIL, 4, "qs_cq_tail", "qs_cq_tail" },
+	{ RB_QS_COMPLETED, 4, "qs_completed", "qs_completed" }, { RB_QS_STATUS, 4, "qs_status", "qs_status" },
 	{ 0, 0, 0, 0 },
 };
 
