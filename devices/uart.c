@@ -41,6 +41,8 @@ struct uart {
 	struct uart_state s;
 	struct clock_event timeout;
 	int out_fd, in_fd, wire;
+	void (*tx)(void *ctx, uint8_t byte);
+	void *tx_ctx;
 	size_t nbuf;
 	char buf[256];
 };
@@ -210,6 +212,8 @@ static void transmit(struct uart *u, uint8_t byte)
 	}
 	if (u->wire && !(u->s.lcr & UART_LCR_BREAK))
 		rx_push(u, word(u, byte), 0);
+	if (u->tx)
+		u->tx(u->tx_ctx, byte);
 	if (u->out_fd < 0)
 		return;
 	u->buf[u->nbuf++] = (char)byte;
@@ -419,6 +423,19 @@ static void uart_poll(struct hw *hw)
 		rx_push(u, buf[i], 0);
 }
 
+static const struct hw_ops uart_ops;
+
+int uart__receive(struct hw *hw, uint8_t byte, uint8_t err)
+{
+	if (!hw || hw->ops != &uart_ops)
+		return -EINVAL;
+	struct uart *u = to_uart(hw);
+	if (u->s.mcr & UART_MCR_LOOP)
+		return -ENOTCONN;
+	rx_push(u, byte, err & (UART_LSR_PE | UART_LSR_FE | UART_LSR_BI));
+	return 0;
+}
+
 /* Checkpoint: the state plus the pending timeout, re-armed on restore. */
 struct uart_saved {
 	struct uart_state s;
@@ -496,6 +513,8 @@ struct hw *uart__create(const struct hw_env *env, const char *name, int irq,
 	u->out_fd = be ? be->out_fd : -1;
 	u->in_fd = be ? be->in_fd : -1;
 	u->wire = be ? !!be->wire_loopback : 0;
+	u->tx = be ? be->tx : NULL;
+	u->tx_ctx = be ? be->tx_ctx : NULL;
 	u->s.magic = STATE_MAGIC;
 	u->s.divisor = 12;              /* 9600 baud, QEMU's reset value */
 	u->s.lsr = UART_LSR_THRE | UART_LSR_TEMT;

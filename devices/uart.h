@@ -4,8 +4,11 @@
  * priorities, LCR/LSR (overrun, break in loopback), MCR with loopback, MSR
  * with delta bits, scratch. OUT2 gates the interrupt line, as on a PC.
  * Transmission is instantaneous (as in QEMU): THRE and TEMT are set again
- * right after every THR write. The bytes go to a stream backend.
- * Register offsets and bits are public for the engine and the tests.
+ * right after every THR write. The bytes go to a stream backend (and, if
+ * asked, to a callback); a peer on the line can hand characters in with
+ * uart__receive. The engine's emulated UART is an instance of this model
+ * wired that way. Register offsets and bits are public for the engine and
+ * the tests.
  */
 #ifndef DEVIRT_UART_H
 #define DEVIRT_UART_H
@@ -78,11 +81,27 @@ struct uart_backend {
 	int in_fd;          /* received bytes, read without blocking from poll; -1 none */
 	int wire_loopback;  /* a loopback plug: TX is wired to RX, in_fd is unused
 			     * and out_fd (if >= 0) taps the wire */
+	/* Optional: also hands every byte put on the line (not those MCR
+	 * loopback keeps inside) to tx(tx_ctx, byte), in order, as it leaves.
+	 * The engine's emulated UART feeds its driver's transmit queue this
+	 * way. Called from inside a register write: it must not access this
+	 * device. NULL: none. */
+	void (*tx)(void *ctx, uint8_t byte);
+	void *tx_ctx;
 };
 
 /* Creates a 16550A on interrupt line irq with backend be (NULL: a line to
  * nowhere). Returns NULL when out of memory. */
 struct hw *uart__create(const struct hw_env *env, const char *name, int irq,
 			const struct uart_backend *be);
+
+/* A character arrives on the serial line (from a peer, not from in_fd):
+ * byte as framed by the sender (no bits are dropped here) with the line
+ * errors err (UART_LSR_PE, _FE, _BI) the receiver detected. It enters the
+ * receive FIFO as any received character (overrun, trigger level,
+ * character timeout). Returns 0, -ENOTCONN when MCR loopback disconnects
+ * the RX pin (the character is lost, as on the wire), -EINVAL if hw is not
+ * a 16550A of this model. */
+int uart__receive(struct hw *hw, uint8_t byte, uint8_t err);
 
 #endif
