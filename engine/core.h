@@ -92,6 +92,9 @@ void eng_switch_rec(struct slot *s);
  * queue once it completes (roundtrip), or -1. */
 void eng_begin(struct slot *s, int action, int then, uint64_t req_seq, uint64_t req_vt);
 
+/* Records a request that cannot be queued (queue full) as an aborted switch. */
+void eng_refuse(struct slot *s, int action);
+
 /* edev_host callbacks and the slot's clock events. */
 void eng_guest_irq(void *ctx, int level);
 void eng_kick(void *ctx);

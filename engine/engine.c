@@ -71,27 +71,14 @@ static struct slot *find(struct engine *e, const char *name)
 	return NULL;
 }
 
-/* Queues action on slot s (processed at the next safe point). */
+/* Queues action on slot s (processed at the next safe point); a full
+ * queue refuses it with a record. */
 static void enqueue(struct slot *s, int action)
 {
-	struct engine *e = s->e;
-	if (s->nreq == MAX_QUEUED) {
-		/* too many waiting: record the request as refused */
-		struct sw saved = s->sw;
-		int act = s->active;
-		s->sw = (struct sw){ .id = ++e->next_id, .wall0 = eng_mono_ns() };
-		s->sw.row = (struct eng_rec){ .kind = ER_SWITCH, .switch_id = s->sw.id, .device = s->hw->name,
-					      .action = engine__action_name(action == EA_DEVIRTUALIZE ? action : EA_VIRTUALIZE),
-					      .policy = e->policy, .outcome = "aborted",
-					      .reason = "request queue full", .req_seq = e->m->seq,
-					      .req_vt = e->m->clock.now };
-		eng_switch_rec(s);
-		e->aborted++;
-		s->sw = saved;
-		s->active = act;
-		return;
-	}
-	s->requested[s->nreq++] = action;
+	if (s->nreq == MAX_QUEUED)
+		eng_refuse(s, action);
+	else
+		s->requested[s->nreq++] = action;
 }
 
 int engine__request(struct engine *e, const char *device, int action)

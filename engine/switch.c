@@ -248,6 +248,20 @@ static int untrap(struct slot *s)
 	return 0;
 }
 
+void eng_refuse(struct slot *s, int action)
+{
+	struct engine *e = s->e;
+	struct sw saved = s->sw;
+	s->sw = (struct sw){ .id = ++e->next_id, .wall0 = eng_mono_ns() };
+	s->sw.row = (struct eng_rec){ .kind = ER_SWITCH, .switch_id = s->sw.id, .device = s->hw->name,
+				      .action = engine__action_name(action == EA_DEVIRTUALIZE ? action : EA_VIRTUALIZE),
+				      .policy = e->policy, .outcome = "aborted", .reason = "request queue full",
+				      .req_seq = e->m->seq, .req_vt = e->m->clock.now };
+	eng_switch_rec(s);
+	e->aborted++;
+	s->sw = saved;
+}
+
 /* Ends the current switch with outcome ("done" or "aborted"). */
 static void finish(struct slot *s, const char *outcome, const char *reason)
 {
@@ -267,8 +281,15 @@ static void finish(struct slot *s, const char *outcome, const char *reason)
 	else
 		e->aborted++;
 	refresh_mode(s);
-	if (!strcmp(outcome, "done") && s->sw.then >= 0 && s->nreq < MAX_QUEUED)
-		s->requested[s->nreq++] = s->sw.then;   /* the second half of a roundtrip */
+	if (!strcmp(outcome, "done") && s->sw.then >= 0) {
+		/* the second half of a roundtrip goes first, ahead of requests that
+		 * arrived meanwhile (they were made against the state it restores) */
+		if (s->nreq == MAX_QUEUED)
+			eng_refuse(s, s->requested[--s->nreq]);   /* the newest gives way */
+		memmove(s->requested + 1, s->requested, (size_t)s->nreq * sizeof(int));
+		s->requested[0] = s->sw.then;
+		s->nreq++;
+	}
 }
 
 /* Aborts the current switch cleanly; the guest keeps what it had. */
