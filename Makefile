@@ -35,6 +35,7 @@ CORE_SRCS += traces/import_qemu.c traces/merge.c
 CORE_SRCS += traces/sqlite_ext.c
 # The virtualize/devirtualize engine: core and one module per device.
 CORE_SRCS += engine/engine.c engine/switch.c engine/spec.c engine/ata.c engine/uart.c engine/ringblk.c
+CORE_SRCS += engine/ata_track.c engine/ata_emu.c engine/ata_drv.c
 CORE_SRCS += engine/uart_xfer.c engine/uart_drv.c
 CORE_SRCS += engine/ringblk_emu.c
 # The KVM monitor.
