@@ -111,7 +111,7 @@ static int fk_block(void *st, struct bus_access *a, uint64_t off, int phase, int
 static int fk_step(void *st, int step, int takeover)
 {
 	static const char names[] = { [EDEV_V3] = '3', [EDEV_V5] = '5', [EDEV_V6] = '6',
-				      [EDEV_D2] = '2', [EDEV_D3] = '.', [EDEV_D4] = '4' };
+				      [EDEV_D2] = '2', [EDEV_D3] = '.', [EDEV_D4] = '4', [EDEV_ABORT] = 'a' };
 	if (step == EDEV_V5 && g_fake.v5_again) {
 		g_fake.v5_again--;
 		return EDEV_AGAIN;
