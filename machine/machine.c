@@ -55,6 +55,15 @@ static void route_irq(void *ctx, int line, int level)
 	struct machine *m = ctx;
 	if (line < 0 || line >= 16)
 		return;
+	if (m->line_filter.fn && !m->line_filter.fn(m->line_filter.ctx, line, level))
+		return;
+	machine__deliver_line(m, line, level);
+}
+
+void machine__deliver_line(struct machine *m, int line, int level)
+{
+	if (line < 0 || line >= 16)
+		return;
 	if (!m->route[line].fn) {
 		m->line_levels = (uint16_t)((m->line_levels & ~(1u << line)) | ((unsigned)!!level << line));
 		machine__guest_line(m, line, level);
@@ -67,6 +76,18 @@ static void route_irq(void *ctx, int line, int level)
 		emit(m, &rec);
 	}
 	m->route[line].fn(m->route[line].ctx, line, level);
+}
+
+void machine__set_line_filter(struct machine *m, machine_line_filter_fn *fn, void *ctx)
+{
+	m->line_filter.fn = fn;
+	m->line_filter.ctx = ctx;
+}
+
+void machine__set_access_filter(struct machine *m, machine_access_filter_fn *fn, void *ctx)
+{
+	m->access_filter.fn = fn;
+	m->access_filter.ctx = ctx;
 }
 
 void machine__route_line(struct machine *m, int line, machine_line_fn *fn, void *ctx)
@@ -243,6 +264,8 @@ void machine__access(struct machine *m, struct bus_access *a, uint64_t rip)
 		m->note.path = PATH_DIRECT;
 		m->note.sm_state = m->note.mode = NULL;
 		r->fn(r->opaque, r, a, rec.off);
+		if (m->access_filter.fn)
+			m->access_filter.fn(m->access_filter.ctx, r->hw->name, rec.off, a);
 		rec.dev = r->hw->name;
 		rec.model = r->hw->ops->model;
 		rec.path = m->note.path;

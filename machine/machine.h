@@ -90,6 +90,13 @@ struct machine_cfg {
 typedef void machine_tick_fn(void *ctx);
 /* Receives a device interrupt line routed to the monitor. */
 typedef void machine_line_fn(void *ctx, int line, int level);
+/* Fault injection: sees a device line change before it is routed; returns 1
+ * to let it through, 0 to swallow it (the filter may deliver it later with
+ * machine__deliver_line). */
+typedef int machine_line_filter_fn(void *ctx, int line, int level);
+/* Fault injection: sees a served access (a read's result in a->value) and
+ * may change what the guest gets. dev is the serving device's name. */
+typedef void machine_access_filter_fn(void *ctx, const char *dev, uint64_t off, struct bus_access *a);
 
 struct machine {
 	struct clock clock;
@@ -111,6 +118,8 @@ struct machine {
 	uint16_t line_levels;    /* current level of each device line */
 	uint16_t guest_levels;   /* level of each PIC input (= line unless routed) */
 	struct { machine_line_fn *fn; void *ctx; } route[16]; /* lines routed to the monitor */
+	struct { machine_line_filter_fn *fn; void *ctx; } line_filter;
+	struct { machine_access_filter_fn *fn; void *ctx; } access_filter;
 	/* The serving handler's annotation of the current access. */
 	struct { uint8_t path; const char *sm_state, *mode; } note;
 	uint64_t unhandled;      /* accesses nobody serves */
@@ -158,6 +167,14 @@ void machine__route_line(struct machine *m, int line, machine_line_fn *fn, void 
 /* Drives the PIC input `line` on behalf of the monitor (an emulated or
  * mirrored interrupt); logged as a line event with target guest. */
 void machine__guest_line(struct machine *m, int line, int level);
+
+/* Installs the fault-injection filters (NULL removes). */
+void machine__set_line_filter(struct machine *m, machine_line_filter_fn *fn, void *ctx);
+void machine__set_access_filter(struct machine *m, machine_access_filter_fn *fn, void *ctx);
+
+/* Delivers a device line change past the line filter (a delayed,
+ * duplicated or spurious interrupt from the fault injector). */
+void machine__deliver_line(struct machine *m, int line, int level);
 
 /* Returns the current level of device line `line`. */
 int machine__line_level(const struct machine *m, int line);
