@@ -26,7 +26,7 @@ DEVIRT  := bin/devirt
 endif
 
 # The KVM-free core: hardware models, platform, helpers.
-CORE_SRCS := lib/clock.c lib/gmem.c lib/units.c lib/blk.c
+CORE_SRCS := lib/clock.c lib/gmem.c lib/units.c lib/blk.c lib/sha256.c
 CORE_SRCS += devices/hw.c devices/pic.c devices/pit.c devices/uart.c devices/simple.c devices/ringblk.c devices/ata.c
 CORE_SRCS += devices/regnames.c
 CORE_SRCS += machine/bus.c machine/machine.c machine/multiboot.c

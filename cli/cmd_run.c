@@ -32,6 +32,11 @@ static void exit_log(void *ctx, const struct exit_rec *r)
 	else if (r->kind == EXIT_IRQ)
 		fprintf(f, "%" PRIu64 " %" PRIu64 " irq vector=%#" PRIx64 " rip=%#" PRIx64 "\n",
 			r->seq, r->vtime, r->value, r->rip);
+	else if (r->kind == EXIT_MAPPED)
+		fprintf(f, "%" PRIu64 " %" PRIu64 " mapped %s+%#" PRIx64 " %u w %#" PRIx64 "\n",
+			r->seq, r->vtime, r->dev ? r->dev : "-", r->off, r->size, r->value);
+	else if (r->kind == EXIT_DMA)
+		fprintf(f, "%" PRIu64 " %" PRIu64 " dma %#" PRIx64 " %u\n", r->seq, r->vtime, r->addr, r->blob_len);
 	else
 		fprintf(f, "%" PRIu64 " %" PRIu64 " %s %#" PRIx64 " %u %c %#" PRIx64 " %s rip=%#" PRIx64 "\n",
 			r->seq, r->vtime, kinds[r->kind], r->addr, r->size, r->write ? 'w' : 'r',
@@ -147,6 +152,7 @@ static int run(int argc, char **argv, const char *config)
 	const char *virt[4];
 	char vname[4][16];
 	char err[256];
+	char switches[MAX_SWITCHES * 64] = "", policy[160], modes[80] = "";
 	cfg.engine = &ecfg;
 	cfg.triggers = trig;
 	cfg.virtualized = virt;
@@ -202,6 +208,9 @@ static int run(int argc, char **argv, const char *config)
 				return bad("--switch", optarg, "too many --switch options (at most 16)");
 			if (engine__parse_trigger(optarg, &trig[cfg.ntriggers], err, sizeof(err)))
 				return bad("--switch", optarg, err);
+			if (strlen(switches) + strlen(optarg) + 2 > sizeof(switches))
+				return bad("--switch", optarg, "specs too long");
+			strcat(strcat(switches, *switches ? " " : ""), optarg);
 			cfg.ntriggers++;
 			break;
 		case 'M': {
@@ -215,6 +224,7 @@ static int run(int argc, char **argv, const char *config)
 				snprintf(vname[cfg.nvirtualized], sizeof(vname[0]), "%.*s", n,
 					 n == 4 && !strncmp(optarg, "uart", 4) ? "com1" : optarg);
 				virt[cfg.nvirtualized] = vname[cfg.nvirtualized];
+				strcat(strcat(modes, *modes ? " " : ""), vname[cfg.nvirtualized]);
 				cfg.nvirtualized++;
 			}
 			break;
@@ -298,8 +308,12 @@ static int run(int argc, char **argv, const char *config)
 	cfg.image = image;
 	cfg.args = gargs;
 	cfg.kvm_dev = getenv("DEVIRT_KVM_DEV");
+	snprintf(policy, sizeof(policy), "midseq=%s block=%s wait_bound_ns=%llu pause_bound_ns=%llu",
+		 ecfg.midseq == MIDSEQ_TAKEOVER ? "takeover" : "wait", ecfg.block == EDEV_BLOCK_DEFER ? "defer" : "busy",
+		 (unsigned long long)ecfg.wait_bound_ns, (unsigned long long)ecfg.pause_bound_ns);
 	struct trace_run info = { .guest = guest, .image = image, .args = gargs, .seed = seed,
-				  .config = config, .disk = cfg.disk };
+				  .config = config, .disk = cfg.disk, .switches = *switches ? switches : NULL,
+				  .policy = policy, .modes = *modes ? modes : NULL };
 	if (db && !strcmp(db, DEFAULT_DB))
 		mkdir("out", 0755);
 	cfg.db = db;

@@ -15,6 +15,12 @@
 
 struct hw;
 
+/* One register write (see hw_ops.mapped_writes). */
+struct hw_reg_write {
+	uint64_t off, value;
+	unsigned size;
+};
+
 /* Sets interrupt line `line` to `level` (edges are level changes). */
 typedef void irq_set_fn(void *ctx, int line, int level);
 
@@ -42,6 +48,11 @@ struct hw_ops {
 	int (*restore)(struct hw *hw, const void *buf, size_t len);
 	/* Frees the device. */
 	void (*destroy)(struct hw *hw);
+	/* For a device whose registers are mapped into the guest (pass-through
+	 * without exits): reports, at most max, the register writes the guest
+	 * made since the device last acted on its page, so a recorder can log
+	 * what it never trapped. Returns the number reported. May be NULL. */
+	int (*mapped_writes)(struct hw *hw, struct hw_reg_write *out, int max);
 };
 
 struct hw {

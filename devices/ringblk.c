@@ -46,8 +46,16 @@ struct ringblk {
 	uint8_t *bar;
 	struct clock_event ev;
 	struct rb_state s;
+	uint32_t shadow[RINGBLK_SIZE / 4];   /* the guest-writable words as last acted on */
 	uint8_t dma[RINGBLK_MAX_SECT * BLK_SECTOR];
 };
+
+/* The 32-bit words a guest may store to (see writable()). */
+static const unsigned guest_words[] = {
+	RB_CTRL, RB_SQ_BASE, RB_SQ_BASE + 4, RB_CQ_BASE, RB_CQ_BASE + 4, RB_QSIZE, RB_SQ_TAIL,
+	RB_CQ_HEAD, RB_QS_SQ_HEAD, RB_QS_CQ_TAIL, RB_QS_COMPLETED, RB_QS_STATUS,
+};
+#define NGUEST_WORDS (sizeof(guest_words) / sizeof(guest_words[0]))
 
 static struct ringblk *to_rb(struct hw *hw) { return container_of(hw, struct ringblk, hw); }
 
@@ -83,6 +91,8 @@ static void publish(struct ringblk *r)
 	 * page while enabled is dropped, as a trapped write would be) */
 	if (r->s.ctrl_seen & RB_CTRL_ENABLE)
 		memset(r->bar + RB_QS_SQ_HEAD, 0, RB_QS_STATUS + 4 - RB_QS_SQ_HEAD);
+	for (unsigned i = 0; i < NGUEST_WORDS; i++)
+		r->shadow[guest_words[i] / 4] = rd32(r, guest_words[i]);
 }
 
 /* Drops all queue state (disable or reset); requests in flight are lost. */
@@ -317,6 +327,22 @@ static void rb_write(struct hw *hw, uint64_t off, unsigned size, uint64_t val)
 
 static void rb_poll(struct hw *hw) { sync_regs(to_rb(hw)); }
 
+/* hw_ops.mapped_writes: the guest-writable words that differ from what the
+ * device last published are the guest's stores through the mapped page. */
+static int rb_mapped_writes(struct hw *hw, struct hw_reg_write *out, int max)
+{
+	struct ringblk *r = to_rb(hw);
+	int n = 0;
+	for (unsigned i = 0; i < NGUEST_WORDS && n < max; i++) {
+		uint32_t v = rd32(r, guest_words[i]);
+		if (v != r->shadow[guest_words[i] / 4]) {
+			out[n++] = (struct hw_reg_write){ .off = guest_words[i], .value = v, .size = 4 };
+			r->shadow[guest_words[i] / 4] = v;
+		}
+	}
+	return n;
+}
+
 struct rb_saved {
 	struct rb_state s;
 	uint64_t ev_when;
@@ -346,6 +372,8 @@ static int rb_restore(struct hw *hw, const void *buf, size_t len)
 		return -EINVAL;
 	r->s = sv->s;
 	memcpy(r->bar, sv->bar, RINGBLK_SIZE);
+	for (unsigned i = 0; i < NGUEST_WORDS; i++)
+		r->shadow[guest_words[i] / 4] = rd32(r, guest_words[i]);
 	clock__disarm(hw->env.clock, &r->ev);
 	if (sv->ev_armed)
 		clock__arm(hw->env.clock, &r->ev, sv->ev_when);
@@ -362,6 +390,7 @@ static void rb_destroy(struct hw *hw)
 
 static const struct hw_ops ringblk_ops = {
 	.model = "ringblk",
+	.mapped_writes = rb_mapped_writes,
 	.read = rb_read,
 	.write = rb_write,
 	.poll = rb_poll,

@@ -49,6 +49,30 @@ int blk__open(struct blk *b, const char *path, uint64_t create_bytes, char *err,
 	return 0;
 }
 
+int blk__chunks(struct blk *b, int (*fn)(void *ctx, uint64_t index, const void *data, uint32_t len),
+		void *ctx)
+{
+	static const uint8_t zero[BLK_CHUNK];
+	static __thread uint8_t buf[BLK_CHUNK];
+	uint64_t size = b->sectors * BLK_SECTOR;
+	for (uint64_t off = 0; off < size; off += BLK_CHUNK) {
+		/* skip holes: a sparse (e.g. fresh anonymous) image costs nothing */
+		off_t data = lseek(b->fd, (off_t)off, SEEK_DATA);
+		if (data < 0 || (uint64_t)data >= size)
+			break;
+		off = (uint64_t)data / BLK_CHUNK * BLK_CHUNK;
+		uint32_t len = (uint32_t)(size - off < BLK_CHUNK ? size - off : BLK_CHUNK);
+		if (pread(b->fd, buf, len, (off_t)off) != (ssize_t)len)
+			return -EIO;
+		if (!memcmp(buf, zero, len))
+			continue;
+		int rc = fn(ctx, off / BLK_CHUNK, buf, len);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int blk__open_temp(struct blk *b, uint64_t bytes, char *err, size_t errlen)
 {
 	b->sectors = bytes / BLK_SECTOR;

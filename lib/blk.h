@@ -33,6 +33,15 @@ int blk__write(struct blk *b, uint64_t lba, const void *buf, uint32_t count);
 /* Forces written data to stable storage. Returns 0 or -EIO. */
 int blk__flush(struct blk *b);
 
+#define BLK_CHUNK 65536u
+
+/* Calls fn for every 64 KiB chunk of the image that holds a non-zero byte,
+ * in order (holes are skipped without reading). len is short only for the
+ * last chunk. Stops early when fn returns non-zero and returns that value;
+ * returns 0 after the last chunk or -EIO. */
+int blk__chunks(struct blk *b, int (*fn)(void *ctx, uint64_t index, const void *data, uint32_t len),
+		void *ctx);
+
 /* Closes the image. */
 void blk__close(struct blk *b);
 

@@ -18,6 +18,8 @@ int gmem__read(const struct gmem *m, uint64_t gpa, void *buf, uint64_t len)
 	if (!p)
 		return -EFAULT;
 	memcpy(buf, p, len);
+	if (m->on_read)
+		m->on_read(m->on_read_ctx, gpa, buf, len);
 	return 0;
 }
 

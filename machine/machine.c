@@ -27,6 +27,7 @@ const char *run_state__name(int state)
 }
 
 static void emit(struct machine *m, struct exit_rec *r);
+static void dma_read(void *ctx, uint64_t gpa, const void *data, uint64_t len);
 
 const char *access_path__name(int path)
 {
@@ -204,6 +205,8 @@ int machine__init(struct machine *m, const struct machine_cfg *cfg, void *ram, u
 	bus__init(&m->bus);
 	m->mem.host = ram;
 	m->mem.size = ram_size;
+	m->mem.on_read = dma_read;
+	m->mem.on_read_ctx = m;
 	m->exit_cost_ns = cfg->exit_cost_ns ? cfg->exit_cost_ns : 1000;
 	m->vtime_limit_ns = cfg->vtime_limit_ns;
 	int rc = platform(m, cfg);
@@ -240,6 +243,34 @@ static void emit(struct machine *m, struct exit_rec *r)
 		m->hooks[i].fn(m->hooks[i].ctx, r);
 }
 
+/* The guest ran since the last exit: log the stores it made through mapped
+ * register pages before anything else happens at this exit. */
+static void mapped_writes(struct machine *m)
+{
+	struct hw_reg_write w[16];
+	for (int i = 0; i < m->ndevs; i++) {
+		struct hw *hw = m->devs[i];
+		if (!hw->ops->mapped_writes)
+			continue;
+		int n = hw->ops->mapped_writes(hw, w, 16);
+		for (int k = 0; k < n; k++) {
+			struct exit_rec rec = { .kind = EXIT_MAPPED, .off = w[k].off, .value = w[k].value,
+						.size = (uint8_t)w[k].size, .write = 1, .dev = hw->name,
+						.model = hw->ops->model };
+			emit(m, &rec);
+		}
+	}
+}
+
+/* gmem on_read: a device read guest memory. */
+static void dma_read(void *ctx, uint64_t gpa, const void *data, uint64_t len)
+{
+	struct machine *m = ctx;
+	struct exit_rec rec = { .kind = EXIT_DMA, .addr = gpa, .blob = data,
+				.blob_len = (uint32_t)(len > UINT32_MAX ? UINT32_MAX : len) };
+	emit(m, &rec);
+}
+
 /* Lets devices notice memory-mapped doorbells, then charges one exit. */
 static void after_exit(struct machine *m)
 {
@@ -254,6 +285,7 @@ static void after_exit(struct machine *m)
 
 void machine__access(struct machine *m, struct bus_access *a, uint64_t rip)
 {
+	mapped_writes(m);
 	struct bus_range *r = bus__find(&m->bus, a->space, a->addr);
 	struct exit_rec rec = { .kind = a->space == BUS_PIO ? EXIT_PIO : EXIT_MMIO,
 				.addr = a->addr, .size = a->size, .write = a->write,
@@ -302,6 +334,7 @@ int machine__irq_ack(struct machine *m, uint64_t rip)
 
 int machine__halt(struct machine *m, uint64_t rip)
 {
+	mapped_writes(m);
 	struct exit_rec rec = { .kind = EXIT_HLT, .rip = rip };
 	emit(m, &rec);
 	after_exit(m);

@@ -47,8 +47,12 @@ const char *run_state__name(int state);
 
 /* Kinds of logged events. EXIT_IRQ is an injection into the guest (value =
  * vector); EXIT_LINE a device interrupt line changing (addr = line, value =
- * level); they are events, not exits, but share the run's sequence. */
-enum exit_kind { EXIT_PIO = 0, EXIT_MMIO, EXIT_HLT, EXIT_IRQ, EXIT_LINE, EXIT_KINDS };
+ * level); EXIT_MAPPED a register store the guest made through a mapped
+ * register page (pass-through, no exit), noticed at the next exit (off,
+ * size, value); EXIT_DMA guest memory a device read (addr, blob/size).
+ * They are events, not exits, but share the run's sequence: together they
+ * are what an offline replay needs to re-drive the devices. */
+enum exit_kind { EXIT_PIO = 0, EXIT_MMIO, EXIT_HLT, EXIT_IRQ, EXIT_LINE, EXIT_MAPPED, EXIT_DMA, EXIT_KINDS };
 
 /* One logged event. */
 struct exit_rec {
@@ -60,6 +64,8 @@ struct exit_rec {
 	const char *dev;    /* device name, NULL when nothing serves the address */
 	const char *model;  /* device model (for register names), NULL likewise */
 	const char *sm_state, *mode;  /* access: the engine's annotation (static or interned) */
+	const void *blob;   /* EXIT_DMA: the bytes read (valid during the hook call only) */
+	uint32_t blob_len;
 };
 
 /* How an access was served (the engine sets it; direct otherwise). */

@@ -64,6 +64,35 @@ static int check_version(sqlite3 **db, const char *path, char *err, size_t errle
 	return 0;
 }
 
+/* Upgrades a version 1 database in place (adds the v2 run columns; the v2
+ * tables come from the schema script). Returns an SQLite code. */
+static int migrate(sqlite3 *db)
+{
+	static const char *const cols[] = {
+		"image_sha256 TEXT", "disk_bytes INTEGER", "disk_sha256 TEXT", "ringblk_disk TEXT",
+		"ringblk_bytes INTEGER", "ringblk_sha256 TEXT", "mem INTEGER", "exit_cost_ns INTEGER",
+		"switches TEXT", "policy TEXT", "modes TEXT",
+	};
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st, NULL);
+	if (rc)
+		return SQLITE_OK;           /* not ours: check_version says so */
+	int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (version != 1)
+		return SQLITE_OK;
+	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	for (size_t i = 0; !rc && i < sizeof(cols) / sizeof(cols[0]); i++) {
+		char sql[96];
+		snprintf(sql, sizeof(sql), "ALTER TABLE run ADD COLUMN %s", cols[i]);
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	}
+	if (!rc)
+		rc = sqlite3_exec(db, "UPDATE meta SET value = '2' WHERE key = 'schema_version'", NULL, NULL, NULL);
+	sqlite3_exec(db, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+	return rc;
+}
+
 int db__open(sqlite3 **db, const char *path, char *err, size_t errlen)
 {
 	*db = NULL;
@@ -74,6 +103,8 @@ int db__open(sqlite3 **db, const char *path, char *err, size_t errlen)
 	rc = sqlite3_exec(*db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(*db, db__schema(), NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = migrate(*db);
 	if (rc != SQLITE_OK)
 		return fail(db, path, rc, err, errlen);
 	return check_version(db, path, err, errlen);

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <sqlite3.h>
 
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 
 /* Opens (creating when missing) the trace database at path and brings its
  * schema up to date. Returns 0, or -errno with "path: reason" in err. */

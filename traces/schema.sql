@@ -1,4 +1,5 @@
--- devirt trace store, schema version 1.
+-- devirt trace store, schema version 2 (v1 databases are upgraded in place
+-- when opened for writing: the run columns marked v2 are added).
 -- One database holds many runs. Every event a run logs (trapped access,
 -- halt, interrupt event) takes the next value of the run's `seq`, so
 -- (run, seq) keys every row and orders a run's events across tables.
@@ -9,7 +10,7 @@ CREATE TABLE IF NOT EXISTS meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
 );
-INSERT OR IGNORE INTO meta VALUES ('schema_version', '1');
+INSERT OR IGNORE INTO meta VALUES ('schema_version', '2');
 
 CREATE TABLE IF NOT EXISTS run (
   id            INTEGER PRIMARY KEY,
@@ -28,7 +29,19 @@ CREATE TABLE IF NOT EXISTS run (
   verdict       TEXT,                        -- pass|fail|hung|vtime-timeout|wall-timeout|crash|stopped; NULL: never finished
   exit_code     INTEGER,                     -- value written to the exit port
   exits         INTEGER,                     -- events the monitor counted
-  version       TEXT NOT NULL                -- devirt version that wrote the run
+  version       TEXT NOT NULL,               -- devirt version that wrote the run
+  -- v2: what a replay needs to rebuild the run
+  image_sha256  TEXT,                        -- SHA-256 of the guest image
+  disk_bytes    INTEGER,                     -- ATA image size
+  disk_sha256   TEXT,                        -- SHA-256 of the ATA image before the run (its content: disk_base)
+  ringblk_disk  TEXT,                        -- ringblk image path (NULL: anonymous)
+  ringblk_bytes INTEGER,
+  ringblk_sha256 TEXT,
+  mem           INTEGER,                     -- guest RAM bytes
+  exit_cost_ns  INTEGER,                     -- virtual time per exit
+  switches      TEXT,                        -- --switch specs, space-separated
+  policy        TEXT,                        -- engine policy and bounds
+  modes         TEXT                         -- devices started virtualized, space-separated
 );
 
 CREATE TABLE IF NOT EXISTS device (
@@ -141,6 +154,43 @@ CREATE TABLE IF NOT EXISTS deferred (
   replays     INTEGER NOT NULL DEFAULT 0,    -- times it reached the hardware
   PRIMARY KEY (run, seq)
 );
+
+-- v2: the content of each disk image before the run (a copy-on-write base):
+-- its non-zero 64 KiB chunks, zlib-compressed; absent chunks are zeros.
+CREATE TABLE IF NOT EXISTS disk_base (
+  run    INTEGER NOT NULL,
+  device TEXT NOT NULL,                      -- 'ata' or 'ringblk'
+  chunk  INTEGER NOT NULL,                   -- byte offset / 65536
+  data   BLOB NOT NULL,
+  PRIMARY KEY (run, device, chunk)
+) WITHOUT ROWID;
+
+-- v2: register stores the guest made through a mapped register page
+-- (pass-through: they never trapped), noticed at the next exit.
+CREATE TABLE IF NOT EXISTS mapped (
+  run       INTEGER NOT NULL,
+  seq       INTEGER NOT NULL,
+  vtime_ns  INTEGER NOT NULL,
+  wall_ns   INTEGER,
+  device    TEXT NOT NULL,
+  off       INTEGER NOT NULL,
+  size      INTEGER NOT NULL,
+  value     INTEGER NOT NULL,
+  reg       TEXT,
+  PRIMARY KEY (run, seq)
+) WITHOUT ROWID;
+
+-- v2: guest memory devices read (DMA in: ring entries, data to write).
+CREATE TABLE IF NOT EXISTS dma (
+  run       INTEGER NOT NULL,
+  seq       INTEGER NOT NULL,
+  vtime_ns  INTEGER NOT NULL,
+  wall_ns   INTEGER,
+  addr      INTEGER NOT NULL,
+  size      INTEGER NOT NULL,
+  data      BLOB NOT NULL,
+  PRIMARY KEY (run, seq)
+) WITHOUT ROWID;
 
 -- Fault injection: what was injected where.
 CREATE TABLE IF NOT EXISTS fault (

@@ -21,6 +21,8 @@
 #include "store.h"
 #include "../devices/regnames.h"
 #include "../engine/engine.h"
+#include "../lib/sha256.h"
+#include <zlib.h>
 
 #define RING_SLOTS  (1u << 16)
 #define ENG_SLOTS   (1u << 12)   /* engine records: switches, steps, pauses, deferrals */
@@ -30,6 +32,7 @@
 struct slot {
 	struct exit_rec r;
 	uint64_t wall_ns;
+	void *blob;                  /* EXIT_DMA: our copy of the bytes, freed once stored */
 };
 
 enum { EI_SWITCH, EI_STEP, EI_PAUSE, EI_DEFER, EI_REPLAYED, EI_N };
@@ -72,6 +75,7 @@ static int insert(struct trace *t, const struct slot *s)
 {
 	const struct exit_rec *r = &s->r;
 	sqlite3_stmt *st = t->ins[r->kind == EXIT_MMIO ? EXIT_PIO : r->kind];
+	int rc;
 	sqlite3_bind_int64(st, 1, t->run);
 	sqlite3_bind_int64(st, 2, (int64_t)r->seq);
 	sqlite3_bind_int64(st, 3, (int64_t)r->vtime);
@@ -97,6 +101,18 @@ static int insert(struct trace *t, const struct slot *s)
 	case EXIT_IRQ:
 		sqlite3_bind_int64(st, 5, (int64_t)r->value);
 		break;
+	case EXIT_MAPPED:
+		bind_text(st, 5, r->dev);
+		sqlite3_bind_int64(st, 6, (int64_t)r->off);
+		sqlite3_bind_int(st, 7, r->size);
+		sqlite3_bind_int64(st, 8, (int64_t)r->value);
+		bind_text(st, 9, regnames__lookup(r->model, r->off, 1));
+		break;
+	case EXIT_DMA:
+		sqlite3_bind_int64(st, 5, (int64_t)r->addr);
+		sqlite3_bind_int64(st, 6, r->blob_len);
+		sqlite3_bind_blob(st, 7, s->blob ? s->blob : "", (int)r->blob_len, SQLITE_STATIC);
+		break;
 	default:                             /* EXIT_LINE */
 		bind_text(st, 5, r->dev);
 		sqlite3_bind_int64(st, 6, (int64_t)r->addr);
@@ -104,8 +120,9 @@ static int insert(struct trace *t, const struct slot *s)
 		sqlite3_bind_text(st, 8, r->target == LINE_MONITOR ? "monitor" : "guest", -1, SQLITE_STATIC);
 		break;
 	}
-	int rc = sqlite3_step(st);
+	rc = sqlite3_step(st);
 	sqlite3_reset(st);
+	free(s->blob);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -266,6 +283,17 @@ void trace__event(void *ctx, const struct exit_rec *r)
 		sched_yield();                   /* full: wait, never drop */
 	struct slot *s = &t->ring[head % RING_SLOTS];
 	s->r = *r;
+	s->blob = NULL;
+	if (r->kind == EXIT_DMA) {
+		/* guest memory changes once we return: keep a copy (a lost copy
+		 * is stored as an empty blob with its size, never dropped) */
+		s->blob = malloc(r->blob_len ? r->blob_len : 1);
+		if (s->blob)
+			memcpy(s->blob, r->blob, r->blob_len);
+		else
+			s->r.blob_len = 0;
+	}
+	s->r.blob = NULL;
 	s->wall_ns = mono_ns() - t->t0;
 	atomic_store_explicit(&t->head, head + 1, memory_order_release);
 }
@@ -290,6 +318,10 @@ static int prepare(struct trace *t)
 		[EXIT_HLT] = "INSERT INTO halt (run, seq, vtime_ns, wall_ns, rip) VALUES (?1, ?2, ?3, ?4, ?5)",
 		[EXIT_IRQ] = "INSERT INTO irq (run, seq, vtime_ns, wall_ns, event, target, vector)"
 			     " VALUES (?1, ?2, ?3, ?4, 'inject', 'guest', ?5)",
+		[EXIT_MAPPED] = "INSERT INTO mapped (run, seq, vtime_ns, wall_ns, device, off, size, value, reg)"
+				" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+		[EXIT_DMA] = "INSERT INTO dma (run, seq, vtime_ns, wall_ns, addr, size, data)"
+			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 		[EXIT_LINE] = "INSERT INTO irq (run, seq, vtime_ns, wall_ns, device, line, event, target)"
 			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	};
@@ -322,14 +354,25 @@ static int prepare(struct trace *t)
 	return SQLITE_OK;
 }
 
+/* Binds an optional positive integer (0: NULL). */
+static void bind_pos(sqlite3_stmt *st, int i, uint64_t v)
+{
+	if (v)
+		sqlite3_bind_int64(st, i, (int64_t)v);
+	else
+		sqlite3_bind_null(st, i);
+}
+
 /* Inserts the run row. Returns an SQLite code. */
 static int insert_run(struct trace *t, const struct trace_run *info)
 {
 	char now[32];
 	sqlite3_stmt *st;
 	int rc = sqlite3_prepare_v2(t->db,
-		"INSERT INTO run (guest, image, args, seed, config, kind, disk, start_wall, version)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", -1, &st, NULL);
+		"INSERT INTO run (guest, image, args, seed, config, kind, disk, start_wall, version,"
+		" image_sha256, ringblk_disk, mem, exit_cost_ns, switches, policy, modes, parent, source)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+		-1, &st, NULL);
 	if (rc)
 		return rc;
 	bind_text(st, 1, info->guest ? info->guest : "?");
@@ -342,9 +385,89 @@ static int insert_run(struct trace *t, const struct trace_run *info)
 	bind_text(st, 7, info->disk);
 	bind_text(st, 8, db__utc_now(now, sizeof(now)));
 	bind_text(st, 9, DEVIRT_VERSION);
+	bind_text(st, 10, info->image_sha256);
+	bind_text(st, 11, info->ringblk_path);
+	bind_pos(st, 12, info->mem);
+	bind_pos(st, 13, info->exit_cost_ns);
+	bind_text(st, 14, info->switches);
+	bind_text(st, 15, info->policy);
+	bind_text(st, 16, info->modes);
+	bind_pos(st, 17, info->parent > 0 ? (uint64_t)info->parent : 0);
+	bind_text(st, 18, info->source);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	t->run = sqlite3_last_insert_rowid(t->db);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+struct base_ctx {
+	struct trace *t;
+	sqlite3_stmt *st;
+	const char *device;
+	struct sha256 h;
+	int rc;
+};
+
+/* blk__chunks callback: hashes and stores one non-zero chunk. */
+static int base_chunk(void *ctx, uint64_t index, const void *data, uint32_t len)
+{
+	struct base_ctx *c = ctx;
+	uint8_t idx[8];
+	for (int i = 0; i < 8; i++)
+		idx[i] = (uint8_t)(index >> (8 * i));
+	sha256__update(&c->h, idx, 8);
+	sha256__update(&c->h, data, len);
+	uLongf zlen = compressBound(len);
+	Bytef *z = malloc(zlen);
+	if (!z || compress2(z, &zlen, data, len, 1) != Z_OK) {
+		free(z);
+		return c->rc = SQLITE_NOMEM;
+	}
+	sqlite3_bind_int64(c->st, 1, c->t->run);
+	sqlite3_bind_text(c->st, 2, c->device, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(c->st, 3, (int64_t)index);
+	sqlite3_bind_blob(c->st, 4, z, (int)zlen, free);
+	int rc = sqlite3_step(c->st);
+	sqlite3_reset(c->st);
+	if (rc != SQLITE_DONE)
+		return c->rc = rc;
+	return 0;
+}
+
+/* Stores disk b's content before the run as the copy-on-write base of
+ * device and records its size and content id: SHA-256 over the size (8
+ * bytes, little-endian) and each non-zero 64 KiB chunk (its index, then its
+ * bytes), so a sparse image costs nothing. Returns an SQLite code. */
+static int store_base(struct trace *t, const char *device, struct blk *b)
+{
+	struct base_ctx c = { .t = t, .device = device };
+	char hex[65], sql[128];
+	uint64_t bytes = b->sectors * BLK_SECTOR;
+	uint8_t sz[8];
+	int rc = sqlite3_prepare_v2(t->db, "INSERT INTO disk_base (run, device, chunk, data) VALUES (?1, ?2, ?3, ?4)",
+				    -1, &c.st, NULL);
+	if (rc)
+		return rc;
+	sha256__init(&c.h);
+	for (int i = 0; i < 8; i++)
+		sz[i] = (uint8_t)(bytes >> (8 * i));
+	sha256__update(&c.h, sz, 8);
+	if (blk__chunks(b, base_chunk, &c) < 0 && !c.rc)
+		c.rc = SQLITE_IOERR;
+	sqlite3_finalize(c.st);
+	if (c.rc)
+		return c.rc;
+	sha256__hex(&c.h, hex);
+	snprintf(sql, sizeof(sql), "UPDATE run SET %s_bytes = ?2, %s_sha256 = ?3 WHERE id = ?1",
+		 !strcmp(device, "ata") ? "disk" : "ringblk", !strcmp(device, "ata") ? "disk" : "ringblk");
+	rc = sqlite3_prepare_v2(t->db, sql, -1, &c.st, NULL);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(c.st, 1, t->run);
+	sqlite3_bind_int64(c.st, 2, (int64_t)bytes);
+	sqlite3_bind_text(c.st, 3, hex, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(c.st);
+	sqlite3_finalize(c.st);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -361,7 +484,14 @@ int trace__start(struct trace **tp, const char *path, const struct trace_run *in
 		free(t);
 		return rc;
 	}
-	int src = insert_run(t, info);
+	int src = sqlite3_exec(t->db, "BEGIN", NULL, NULL, NULL);
+	if (!src)
+		src = insert_run(t, info);
+	if (!src && info->ata_disk && info->ata_disk->fd >= 0)
+		src = store_base(t, "ata", info->ata_disk);
+	if (!src && info->ringblk_disk && info->ringblk_disk->fd >= 0)
+		src = store_base(t, "ringblk", info->ringblk_disk);
+	sqlite3_exec(t->db, src ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
 	if (!src)
 		src = prepare(t);
 	if (src) {

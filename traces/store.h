@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "../machine/machine.h"
+#include "../lib/blk.h"
 
 struct trace;
 
@@ -23,6 +24,14 @@ struct trace_run {
 	const char *disk;     /* ATA image path, NULL if anonymous */
 	const char *kind;     /* "live" (default), "replay", "import" */
 	int64_t seed;         /* -1: none */
+	/* What a replay needs (all optional). */
+	const char *image_sha256;
+	struct blk *ata_disk, *ringblk_disk;  /* stored as copy-on-write bases before the run */
+	const char *ringblk_path;
+	uint64_t mem, exit_cost_ns;
+	const char *switches, *policy, *modes;
+	int64_t parent;       /* replay: the run re-driven (0: none) */
+	const char *source;   /* replay/import: what was re-driven */
 };
 
 /* Opens (or creates) the database at path, inserts the run row and starts

@@ -22,6 +22,7 @@
 #include "vmm.h"
 #include "../machine/multiboot.h"
 #include "../devices/ringblk.h"
+#include "../lib/sha256.h"
 
 static struct kvm_run *volatile g_run;
 static volatile sig_atomic_t g_signal;
@@ -268,6 +269,31 @@ static int boot(const struct vmm_cfg *cfg, struct vm *vm, struct machine *m, str
 	return status;
 }
 
+/* Writes the SHA-256 of the file at path as hex into out. Returns 0 or -errno. */
+static int file_sha256(const char *path, char out[65])
+{
+	uint8_t buf[65536];
+	struct sha256 h;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	sha256__init(&h);
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			if (n < 0)
+				return -EIO;
+			break;
+		}
+		sha256__update(&h, buf, (size_t)n);
+	}
+	sha256__hex(&h, out);
+	return 0;
+}
+
 /* eng_trap_fn: the ringblk BAR slot. Pass-through maps the model's own
  * register page as KVM memory slot 1 (guest accesses do not exit);
  * trapping deletes the slot, so every access exits as MMIO (V2 / D6). */
@@ -350,8 +376,19 @@ int vmm__run(const struct vmm_cfg *cfg, struct vmm_result *res)
 		machine__add_hook(&m, cfg->trace, cfg->trace_ctx);
 	struct trace *trace = NULL;
 	if (cfg->db) {
-		static const struct trace_run none = { .seed = -1 };
-		if (trace__start(&trace, cfg->db, cfg->run_info ? cfg->run_info : &none, res->err, sizeof(res->err))) {
+		/* what a replay needs: the image's identity, the disks' content
+		 * before the run, the machine's shape */
+		struct trace_run info = { .seed = -1 };
+		char sha[65];
+		if (cfg->run_info)
+			info = *cfg->run_info;
+		info.image_sha256 = file_sha256(cfg->image, sha) ? NULL : sha;
+		info.ata_disk = &ata_disk;
+		info.ringblk_disk = &rb_disk;
+		info.ringblk_path = cfg->ringblk_disk;
+		info.mem = mem;
+		info.exit_cost_ns = m.exit_cost_ns;
+		if (trace__start(&trace, cfg->db, &info, res->err, sizeof(res->err))) {
 			status = VMM_BAD_INPUT;
 			goto out_machine;
 		}
