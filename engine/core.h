@@ -71,6 +71,7 @@ struct engine {
 	uint64_t exits;             /* logged exits (for every=N) */
 	uint64_t next_id;
 	uint64_t done, aborted;
+	uint64_t replays;           /* deferred accesses replayed so far (their order) */
 	struct intern *strings;
 	char policy[64];
 };

@@ -53,6 +53,7 @@ struct eng_rec {
 	uint64_t start_seq2, start_vt2, end_seq, end_vt, bound_ns, polls;
 	/* ER_DEFER: seq of the deferred access, ord; ER_REPLAYED: seq, replay_seq */
 	uint64_t ord, replay_seq;
+	uint64_t replay_pos;        /* ER_REPLAYED: position among all replays of the run */
 };
 typedef void eng_sink_fn(void *ctx, const struct eng_rec *r);
 

@@ -142,7 +142,8 @@ static void replay_deferred(struct slot *s, int to_hw)
 			else
 				s->ops->emulate(s->st, &a, s->dlog[i].off);
 			struct eng_rec r = { .kind = ER_REPLAYED, .switch_id = s->sw.id, .device = s->hw->name,
-					     .seq = s->dlog[i].seq, .ord = i, .replay_seq = e->m->seq };
+					     .seq = s->dlog[i].seq, .ord = i, .replay_seq = e->m->seq,
+					     .replay_pos = e->replays++ };
 			report(e, &r);
 		}
 	}

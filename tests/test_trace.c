@@ -150,3 +150,32 @@ Test(trace, no_log_and_bad_db)
 	cr_assert_eq(run_cmd(a3, NULL, out, sizeof(out)), 2, "%s", out);
 	cr_assert(strstr(out, "/nonexistent/dir/t.db"), "%s", out);
 }
+
+Test(trace, version_1_database_is_upgraded_in_place)
+{
+	need_kvm();
+	char db[] = "/tmp/devirt-v1-XXXXXX.db";
+	int fd = mkstemps(db, 3);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	size_t len;
+	char *v1 = read_file("tests/data/schema_v1.sql", &len);
+	cr_assert_not_null(v1);
+	sqlite3 *d;
+	cr_assert_eq(sqlite3_open(db, &d), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(d, v1, NULL, NULL, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(d, "INSERT INTO run (guest, start_wall, version) VALUES ('old', 'then', 'v1')",
+				  NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(d);
+	free(v1);
+	char *argv[] = { "devirt", "run", "hello", "--db", db, NULL };
+	char out[4096];
+	cr_assert_eq(run_cmd(argv, NULL, out, sizeof(out)), 0, "%s", out);
+	cr_assert_eq(sqlite3_open(db, &d), SQLITE_OK);
+	cr_assert_eq(q1(d, "SELECT value FROM meta WHERE key = 'schema_version'"), 2);
+	cr_assert_eq(q1(d, "SELECT count(*) FROM run WHERE guest = 'old' AND image_sha256 IS NULL"), 1, "kept");
+	cr_assert_eq(q1(d, "SELECT count(*) FROM run WHERE guest = 'hello' AND length(image_sha256) = 64"), 1);
+	cr_assert_eq(q1(d, "SELECT count(*) FROM pragma_table_info('deferred') WHERE name = 'replay_pos'"), 1);
+	sqlite3_close(d);
+	unlink(db);
+}

@@ -64,32 +64,52 @@ static int check_version(sqlite3 **db, const char *path, char *err, size_t errle
 	return 0;
 }
 
-/* Upgrades a version 1 database in place (adds the v2 run columns; the v2
- * tables come from the schema script). Returns an SQLite code. */
+/* Returns 1 if table has column col (col NULL: any column, i.e. the table
+ * exists). */
+static int has_column(sqlite3 *db, const char *table, const char *col)
+{
+	sqlite3_stmt *st;
+	int found = 0;
+	char *sql = col ? sqlite3_mprintf("SELECT 1 FROM pragma_table_info(%Q) WHERE name = %Q", table, col)
+			: sqlite3_mprintf("SELECT 1 FROM pragma_table_info(%Q)", table);
+	if (sql && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+		found = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+	}
+	sqlite3_free(sql);
+	return found;
+}
+
+/* Upgrades an older database in place: adds every column that version 1
+ * (or an early version 2) lacks; the new tables come from the schema
+ * script. Returns an SQLite code. */
 static int migrate(sqlite3 *db)
 {
-	static const char *const cols[] = {
-		"image_sha256 TEXT", "disk_bytes INTEGER", "disk_sha256 TEXT", "ringblk_disk TEXT",
-		"ringblk_bytes INTEGER", "ringblk_sha256 TEXT", "mem INTEGER", "exit_cost_ns INTEGER",
-		"switches TEXT", "policy TEXT", "modes TEXT",
+	static const char *const cols[][3] = {
+		{ "run", "image_sha256", "TEXT" }, { "run", "disk_bytes", "INTEGER" },
+		{ "run", "disk_sha256", "TEXT" }, { "run", "ringblk_disk", "TEXT" },
+		{ "run", "ringblk_bytes", "INTEGER" }, { "run", "ringblk_sha256", "TEXT" },
+		{ "run", "disk_after_sha256", "TEXT" }, { "run", "ringblk_after_sha256", "TEXT" },
+		{ "run", "mem", "INTEGER" }, { "run", "exit_cost_ns", "INTEGER" },
+		{ "run", "switches", "TEXT" }, { "run", "policy", "TEXT" }, { "run", "modes", "TEXT" },
+		{ "deferred", "replay_pos", "INTEGER" },
 	};
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st, NULL);
-	if (rc)
-		return SQLITE_OK;           /* not ours: check_version says so */
-	int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_finalize(st);
-	if (version != 1)
-		return SQLITE_OK;
-	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	int rc = SQLITE_OK, began = 0;
 	for (size_t i = 0; !rc && i < sizeof(cols) / sizeof(cols[0]); i++) {
-		char sql[96];
-		snprintf(sql, sizeof(sql), "ALTER TABLE run ADD COLUMN %s", cols[i]);
-		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+		if (has_column(db, cols[i][0], cols[i][1]) || !has_column(db, cols[i][0], NULL))
+			continue;           /* present, or no such table */
+		if (!began && (rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)))
+			break;
+		began = 1;
+		char *sql = sqlite3_mprintf("ALTER TABLE \"%w\" ADD COLUMN \"%w\" %s", cols[i][0], cols[i][1], cols[i][2]);
+		rc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
+		sqlite3_free(sql);
 	}
-	if (!rc)
-		rc = sqlite3_exec(db, "UPDATE meta SET value = '2' WHERE key = 'schema_version'", NULL, NULL, NULL);
-	sqlite3_exec(db, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+	if (began && !rc)
+		rc = sqlite3_exec(db, "UPDATE meta SET value = '2' WHERE key = 'schema_version' AND value = '1'",
+				  NULL, NULL, NULL);
+	if (began)
+		sqlite3_exec(db, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
 	return rc;
 }
 

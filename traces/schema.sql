@@ -37,6 +37,8 @@ CREATE TABLE IF NOT EXISTS run (
   ringblk_disk  TEXT,                        -- ringblk image path (NULL: anonymous)
   ringblk_bytes INTEGER,
   ringblk_sha256 TEXT,
+  disk_after_sha256 TEXT,                    -- content ids of the images when the run ended
+  ringblk_after_sha256 TEXT,
   mem           INTEGER,                     -- guest RAM bytes
   exit_cost_ns  INTEGER,                     -- virtual time per exit
   switches      TEXT,                        -- --switch specs, space-separated
@@ -152,6 +154,7 @@ CREATE TABLE IF NOT EXISTS deferred (
   ord         INTEGER NOT NULL,              -- position in the deferral log
   replay_seq  INTEGER,                       -- event seq at which it was replayed; NULL: never
   replays     INTEGER NOT NULL DEFAULT 0,    -- times it reached the hardware
+  replay_pos  INTEGER,                       -- v2: its place among the run's replays (order check)
   PRIMARY KEY (run, seq)
 );
 

@@ -48,6 +48,7 @@ struct trace {
 	int rc;                      /* first SQLite error in the writer */
 	char err[256];
 	uint64_t rows;
+	struct blk *ata_disk, *ringblk_disk;  /* content ids again at the end */
 	sqlite3_stmt *eins[EI_N];
 	_Atomic uint64_t ehead, etail;  /* the engine ring, same protocol */
 	struct eng_rec ering[ENG_SLOTS];
@@ -187,6 +188,7 @@ static int insert_eng(struct trace *t, const struct eng_rec *r)
 	default:                             /* ER_REPLAYED */
 		sqlite3_bind_int64(st, 3, (int64_t)r->seq);
 		sqlite3_bind_int64(st, 4, (int64_t)r->replay_seq);
+		sqlite3_bind_int64(st, 5, (int64_t)r->replay_pos);
 		break;
 	}
 	int rc = sqlite3_step(st);
@@ -336,7 +338,8 @@ static int prepare(struct trace *t)
 			     " end_vtime_ns, wall_ns, bound_ns, polls)"
 			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 		[EI_DEFER] = "INSERT INTO deferred (run, switch, seq, ord) VALUES (?1, ?2, ?3, ?4)",
-		[EI_REPLAYED] = "UPDATE deferred SET replay_seq = coalesce(replay_seq, ?4), replays = replays + 1"
+		[EI_REPLAYED] = "UPDATE deferred SET replay_seq = coalesce(replay_seq, ?4),"
+				" replay_pos = coalesce(replay_pos, ?5), replays = replays + 1"
 				" WHERE run = ?1 AND switch = ?2 AND seq = ?3",
 	};
 	for (int k = 0; k < EXIT_KINDS; k++) {
@@ -402,7 +405,7 @@ static int insert_run(struct trace *t, const struct trace_run *info)
 
 struct base_ctx {
 	struct trace *t;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st;           /* NULL: hash only */
 	const char *device;
 	struct sha256 h;
 	int rc;
@@ -417,6 +420,8 @@ static int base_chunk(void *ctx, uint64_t index, const void *data, uint32_t len)
 		idx[i] = (uint8_t)(index >> (8 * i));
 	sha256__update(&c->h, idx, 8);
 	sha256__update(&c->h, data, len);
+	if (!c->st)
+		return 0;
 	uLongf zlen = compressBound(len);
 	Bytef *z = malloc(zlen);
 	if (!z || compress2(z, &zlen, data, len, 1) != Z_OK) {
@@ -435,17 +440,18 @@ static int base_chunk(void *ctx, uint64_t index, const void *data, uint32_t len)
 }
 
 /* Stores disk b's content before the run as the copy-on-write base of
- * device and records its size and content id: SHA-256 over the size (8
- * bytes, little-endian) and each non-zero 64 KiB chunk (its index, then its
- * bytes), so a sparse image costs nothing. Returns an SQLite code. */
-static int store_base(struct trace *t, const char *device, struct blk *b)
+ * device (after: only its content id, at the end of the run) and records
+ * its size and content id: SHA-256 over the size (8 bytes, little-endian)
+ * and each non-zero 64 KiB chunk (its index, then its bytes), so a sparse
+ * image costs nothing. Returns an SQLite code. */
+static int store_base(struct trace *t, const char *device, struct blk *b, int after)
 {
 	struct base_ctx c = { .t = t, .device = device };
-	char hex[65], sql[128];
+	char hex[65], sql[160];
 	uint64_t bytes = b->sectors * BLK_SECTOR;
 	uint8_t sz[8];
-	int rc = sqlite3_prepare_v2(t->db, "INSERT INTO disk_base (run, device, chunk, data) VALUES (?1, ?2, ?3, ?4)",
-				    -1, &c.st, NULL);
+	int rc = after ? SQLITE_OK : sqlite3_prepare_v2(t->db, "INSERT INTO disk_base (run, device, chunk, data)"
+							" VALUES (?1, ?2, ?3, ?4)", -1, &c.st, NULL);
 	if (rc)
 		return rc;
 	sha256__init(&c.h);
@@ -458,8 +464,9 @@ static int store_base(struct trace *t, const char *device, struct blk *b)
 	if (c.rc)
 		return c.rc;
 	sha256__hex(&c.h, hex);
-	snprintf(sql, sizeof(sql), "UPDATE run SET %s_bytes = ?2, %s_sha256 = ?3 WHERE id = ?1",
-		 !strcmp(device, "ata") ? "disk" : "ringblk", !strcmp(device, "ata") ? "disk" : "ringblk");
+	const char *col = !strcmp(device, "ata") ? "disk" : "ringblk";
+	snprintf(sql, sizeof(sql), "UPDATE run SET %s_bytes = ?2, %s_%ssha256 = ?3 WHERE id = ?1",
+		 col, col, after ? "after_" : "");
 	rc = sqlite3_prepare_v2(t->db, sql, -1, &c.st, NULL);
 	if (rc)
 		return rc;
@@ -488,9 +495,11 @@ int trace__start(struct trace **tp, const char *path, const struct trace_run *in
 	if (!src)
 		src = insert_run(t, info);
 	if (!src && info->ata_disk && info->ata_disk->fd >= 0)
-		src = store_base(t, "ata", info->ata_disk);
+		src = store_base(t, "ata", info->ata_disk, 0);
 	if (!src && info->ringblk_disk && info->ringblk_disk->fd >= 0)
-		src = store_base(t, "ringblk", info->ringblk_disk);
+		src = store_base(t, "ringblk", info->ringblk_disk, 0);
+	t->ata_disk = info->ata_disk;
+	t->ringblk_disk = info->ringblk_disk;
 	sqlite3_exec(t->db, src ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
 	if (!src)
 		src = prepare(t);
@@ -570,6 +579,11 @@ int trace__finish(struct trace *t, const char *verdict, uint32_t exit_code, uint
 			rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(t->db);
 			sqlite3_finalize(st);
 		}
+		/* the disks' content after the run (I7 compares it) */
+		if (!rc && t->ata_disk && t->ata_disk->fd >= 0)
+			rc = store_base(t, "ata", t->ata_disk, 1);
+		if (!rc && t->ringblk_disk && t->ringblk_disk->fd >= 0)
+			rc = store_base(t, "ringblk", t->ringblk_disk, 1);
 		if (rc)
 			snprintf(err, errlen, "trace: %s", sqlite3_errmsg(t->db));
 	}
