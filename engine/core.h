@@ -14,6 +14,7 @@
 struct deferred {
 	struct bus_access a;
 	uint64_t off, seq;
+	uint64_t ord;               /* place among the switch's deferrals */
 };
 
 /* One switch in progress. */
@@ -26,6 +27,7 @@ struct sw {
 	uint64_t wait_start_seq, wait_start_vt;
 	int takeover;
 	int sub;                    /* steps done within CAPTURE / DRAINING */
+	uint64_t nord;              /* deferrals so far (a flush does not restart it) */
 };
 
 /* A pause window (busy/defer answers) of the current switch. */

@@ -69,6 +69,9 @@ enum edev_verdict {
 	EDEV_BUSY,        /* a read answered busy / not ready (a->value set): an inserted
 			   * poll. A write answered BUSY is deferred (never dropped). */
 	EDEV_DEFER,       /* a write starting a new sequence: the core logs it and replays it later */
+	EDEV_FLUSH,       /* end the pause: the core replays the deferred writes, in order, to
+			   * whatever serves the device now, then serves this access
+			   * normally (the module drops its own deferral state) */
 };
 
 /* Which mode mode() describes. */

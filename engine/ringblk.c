@@ -280,6 +280,14 @@ static int rb_block(void *st, struct bus_access *a, uint64_t off, int phase, int
 			return defer(s, a, off, a->size <= 4 && off == RB_SQ_TAIL ? 1 : 2);
 	} else if (s->deferring > 1 || (s->deferring && !(off == RB_CQ_HEAD && a->size == 4))) {
 		return defer(s, a, off, 2);
+	} else if (s->deferring) {
+		/* The guest consumes completions while its doorbell waits: holding
+		 * CQ_HEAD could starve the device (a full CQ), letting it pass
+		 * would reorder the guest's writes (I2). So the pause ends here:
+		 * the core replays the held doorbell, then serves this write. */
+		s->deferring = 0;
+		memset(s->ov_mask, 0, sizeof(s->ov_mask));
+		return EDEV_FLUSH;
 	}
 	s->in_block = 1;
 	return EDEV_FORWARD;

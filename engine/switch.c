@@ -118,9 +118,9 @@ static int defer(struct slot *s, const struct bus_access *a, uint64_t off)
 		s->cap = cap;
 	}
 	/* machine__access numbers the access right after this handler */
-	s->dlog[s->nd] = (struct deferred){ .a = *a, .off = off, .seq = m->seq };
+	s->dlog[s->nd] = (struct deferred){ .a = *a, .off = off, .seq = m->seq, .ord = s->sw.nord++ };
 	struct eng_rec r = { .kind = ER_DEFER, .switch_id = s->sw.id, .device = s->hw->name,
-			     .seq = m->seq, .ord = s->nd };
+			     .seq = m->seq, .ord = s->dlog[s->nd].ord };
 	report(s->e, &r);
 	s->nd++;
 	return 0;
@@ -142,7 +142,7 @@ static void replay_deferred(struct slot *s, int to_hw)
 			else
 				s->ops->emulate(s->st, &a, s->dlog[i].off);
 			struct eng_rec r = { .kind = ER_REPLAYED, .switch_id = s->sw.id, .device = s->hw->name,
-					     .seq = s->dlog[i].seq, .ord = i, .replay_seq = e->m->seq,
+					     .seq = s->dlog[i].seq, .ord = s->dlog[i].ord, .replay_seq = e->m->seq,
 					     .replay_pos = e->replays++ };
 			report(e, &r);
 		}
@@ -200,6 +200,12 @@ static void engine_access(void *opaque, struct bus_range *r, struct bus_access *
 	int v = phase >= 0 ? s->ops->block(s->st, a, off, phase, s->e->cfg.block) : EDEV_FORWARD;
 	if (v == EDEV_BUSY && a->write)
 		v = EDEV_DEFER;            /* a write cannot be answered: it waits in the log */
+	if (v == EDEV_FLUSH) {
+		step_rec(s, "flush", "deferred writes replayed early to keep the guest's write order");
+		replay_deferred(s, s->state == ES_TRACKING || s->state == ES_CAPTURE);
+		pause_close(s);
+		v = EDEV_FORWARD;
+	}
 	if (v == EDEV_DEFER && (!a->write || defer(s, a, off)))
 		v = EDEV_FORWARD;          /* reads cannot wait; a full log serves instead */
 	if (v == EDEV_BUSY) {
