@@ -33,6 +33,8 @@ CORE_SRCS += machine/bus.c machine/machine.c machine/multiboot.c
 CORE_SRCS += traces/db.c traces/schema_blob.S traces/store.c traces/text.c
 CORE_SRCS += traces/import_qemu.c traces/merge.c
 CORE_SRCS += traces/sqlite_ext.c
+# Invariant checks (analysis/checks.sql is built in).
+CORE_SRCS += analysis/check.c analysis/checks_blob.S
 # The virtualize/devirtualize engine: core and one module per device.
 CORE_SRCS += engine/engine.c engine/switch.c engine/spec.c engine/ata.c engine/uart.c engine/ringblk.c
 CORE_SRCS += engine/ata_track.c engine/ata_emu.c engine/ata_drv.c
@@ -43,7 +45,7 @@ VMM_SRCS  := vmm/vm.c vmm/run.c
 # The command line.
 CLI_SRCS  := cli/main.c cli/guest_path.c cli/cmd_run.c
 CLI_SRCS  += cli/cmd_import.c cli/cmd_merge.c
-CLI_SRCS  += cli/cmd_sql.c
+CLI_SRCS  += cli/cmd_sql.c cli/cmd_check.c
 # Tests: one Criterion binary, one summary line.
 TEST_SRCS := tests/helpers.c
 TEST_SRCS += tests/test_clock.c tests/test_units.c tests/test_bus.c tests/test_pic.c
@@ -51,7 +53,7 @@ TEST_SRCS += tests/test_pit.c tests/test_uart.c tests/test_multiboot.c tests/tes
 TEST_SRCS += tests/test_run.c tests/test_cli.c tests/test_qemu.c tests/test_workloads.c tests/test_fuzz.c tests/test_trace.c
 TEST_SRCS += tests/test_import.c
 TEST_SRCS += tests/test_sql.c
-TEST_SRCS += tests/eharness.c tests/test_engine.c tests/test_switch.c
+TEST_SRCS += tests/eharness.c tests/test_engine.c tests/test_switch.c tests/test_check.c
 TEST_SRCS += tests/test_engine_ata.c tests/test_engine_uart.c tests/test_engine_ringblk.c
 
 obj = $(patsubst %.S,$(BUILD)/obj/%.o,$(patsubst %.c,$(BUILD)/obj/%.o,$(1)))
@@ -81,6 +83,7 @@ $(BUILD)/obj/%.o: %.S
 
 # the schema is assembled into the binary
 $(BUILD)/obj/traces/schema_blob.o: traces/schema.sql
+$(BUILD)/obj/analysis/checks_blob.o: analysis/checks.sql
 
 $(CORE_LIB): $(call obj,$(CORE_SRCS))
 	$(call say,AR)rm -f $@ && ar rcs $@ $^

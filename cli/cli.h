@@ -20,6 +20,9 @@ int cmd_merge(int argc, char **argv);
 /* devirt sql DB QUERY [--csv] */
 int cmd_sql(int argc, char **argv);
 
+/* devirt check DB [--run ID] [--baseline ID] [--json] [--wall-factor N] */
+int cmd_check(int argc, char **argv);
+
 /* Resolves a guest name or path to an image path in buf. Returns 0 or -ENOENT. */
 int cli__guest_path(const char *guest, char *buf, unsigned len);
 

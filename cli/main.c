@@ -14,6 +14,7 @@ static const struct {
 	{ "import", cmd_import, "import qemu LOG --db FILE [--lenient] [--guest NAME]" },
 	{ "merge", cmd_merge, "merge A.db [B.db ...] --db OUT" },
 	{ "sql", cmd_sql, "sql DB QUERY [--csv]" },
+	{ "check", cmd_check, "check DB [--run ID] [--baseline ID] [--json]" },
 };
 
 static void usage(FILE *f)
