@@ -14,7 +14,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Wshadow -Wno-unused-parameter -D_GNU_SOURCE -MD -MP \
 	   -DDEVIRT_VERSION='"devirt $(VERSION)"'
 LDFLAGS :=
-LDLIBS  := -lsqlite3 -lpcre2-8 -lz -lpthread
+LDLIBS  := -lsqlite3 -lpcre2-8 -lz -lpthread -lm
 ifeq ($(SANITIZE),1)
 BUILD   := build/asan
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -46,6 +46,10 @@ VMM_SRCS  := vmm/vm.c vmm/run.c
 CLI_SRCS  := cli/main.c cli/guest_path.c cli/cmd_run.c
 CLI_SRCS  += cli/cmd_import.c cli/cmd_merge.c
 CLI_SRCS  += cli/cmd_sql.c cli/cmd_check.c
+# Reports (HTML, Perfetto JSON, gnuplot PNGs) for devirt report.
+REPORT_SRCS := analysis/report_model.c analysis/report_text.c analysis/report_timeline.c analysis/report_hist.c
+REPORT_SRCS += analysis/report_html.c analysis/report_perfetto.c analysis/report_plots.c
+CLI_SRCS  += cli/cmd_report.c $(REPORT_SRCS)
 # Tests: one Criterion binary, one summary line.
 TEST_SRCS := tests/helpers.c
 TEST_SRCS += tests/test_clock.c tests/test_units.c tests/test_bus.c tests/test_pic.c
@@ -54,6 +58,7 @@ TEST_SRCS += tests/test_run.c tests/test_cli.c tests/test_qemu.c tests/test_work
 TEST_SRCS += tests/test_import.c
 TEST_SRCS += tests/test_sql.c
 TEST_SRCS += tests/eharness.c tests/test_engine.c tests/test_switch.c tests/test_check.c
+TEST_SRCS += tests/test_report.c
 TEST_SRCS += tests/test_engine_ata.c tests/test_engine_uart.c tests/test_engine_ringblk.c
 
 obj = $(patsubst %.S,$(BUILD)/obj/%.o,$(patsubst %.c,$(BUILD)/obj/%.o,$(1)))

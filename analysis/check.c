@@ -292,6 +292,35 @@ static void check_i8(sqlite3 *db, int64_t run, struct check_result *r)
 		snprintf(r->detail, sizeof(r->detail), "kernel-side comparison not implemented yet");
 }
 
+static const char *verdict_name(int v);
+
+/* Records each invariant's conclusion for run in check_result. */
+static void store_results(sqlite3 *db, const struct check_run *cr)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO check_result (run, invariant, result, checked, failed,"
+			       " detail, baseline) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1, &st, NULL))
+		return;
+	for (int i = 0; i < CHECK_INVARIANTS; i++) {
+		const struct check_result *r = &cr->inv[i];
+		char inv[4];
+		snprintf(inv, sizeof(inv), "I%d", i + 1);
+		sqlite3_bind_int64(st, 1, cr->run);
+		sqlite3_bind_text(st, 2, inv, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 3, verdict_name(r->verdict), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, (int64_t)r->checked);
+		sqlite3_bind_int64(st, 5, (int64_t)r->failed);
+		sqlite3_bind_text(st, 6, r->detail, -1, SQLITE_TRANSIENT);
+		if (cr->baseline)
+			sqlite3_bind_int64(st, 7, cr->baseline);
+		else
+			sqlite3_bind_null(st, 7);
+		sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+}
+
 /* Replaces this checker's earlier violations of run with the new ones. */
 static void store(sqlite3 *db, const struct check_run *cr)
 {
@@ -333,6 +362,7 @@ static void store(sqlite3 *db, const struct check_run *cr)
 		sqlite3_step(ins);
 		sqlite3_reset(ins);
 	}
+	store_results(db, cr);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	sqlite3_finalize(del);
 	sqlite3_finalize(ins);

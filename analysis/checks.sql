@@ -5,6 +5,19 @@
 -- I1 (transparency against a baseline) and parts of I4 and I7 need a second
 -- run and are computed by analysis/check.c; their rules are written there.
 
+-- What devirt check concluded, per run and invariant (PASS, FAIL, N/A),
+-- so that a run without violations can be told from one never checked.
+CREATE TABLE IF NOT EXISTS check_result (
+  run       INTEGER NOT NULL,
+  invariant TEXT NOT NULL,
+  result    TEXT NOT NULL CHECK (result IN ('PASS', 'FAIL', 'N/A')),
+  checked   INTEGER NOT NULL,
+  failed    INTEGER NOT NULL,
+  detail    TEXT,
+  baseline  INTEGER,
+  PRIMARY KEY (run, invariant)
+);
+
 -- I2 Deferred replay: every deferred access reached the device exactly once,
 -- in its original order, after the switch and before any later guest access
 -- to that device was served.

@@ -26,4 +26,7 @@ int cmd_check(int argc, char **argv);
 /* Resolves a guest name or path to an image path in buf. Returns 0 or -ENOENT. */
 int cli__guest_path(const char *guest, char *buf, unsigned len);
 
+/* devirt report DB [--html F] [--perfetto F] [--plots DIR] [--max-runs N] [--max-events N] */
+int cmd_report(int argc, char **argv);
+
 #endif

@@ -14,6 +14,7 @@ static const struct {
 	{ "import", cmd_import, "import qemu LOG --db FILE [--lenient] [--guest NAME]" },
 	{ "merge", cmd_merge, "merge A.db [B.db ...] --db OUT" },
 	{ "sql", cmd_sql, "sql DB QUERY [--csv]" },
+	{ "report", cmd_report, "report DB [--html F] [--perfetto F.json] [--plots DIR] [--max-runs N] [--max-events N]" },
 	{ "check", cmd_check, "check DB [--run ID] [--baseline ID] [--json]" },
 };
 
