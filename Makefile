@@ -14,7 +14,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Wshadow -Wno-unused-parameter -D_GNU_SOURCE -MD -MP \
 	   -DDEVIRT_VERSION='"devirt $(VERSION)"'
 LDFLAGS :=
-LDLIBS  := -lsqlite3 -lpcre2-8 -lz -lpthread -lm
+LDLIBS  := -lsqlite3 -lpcre2-8 -linih -lz -lpthread -lm
 ifeq ($(SANITIZE),1)
 BUILD   := build/asan
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -39,13 +39,21 @@ CORE_SRCS += analysis/check.c analysis/checks_blob.S
 CORE_SRCS += engine/engine.c engine/switch.c engine/spec.c engine/ata.c engine/uart.c engine/ringblk.c
 CORE_SRCS += engine/ata_track.c engine/ata_emu.c engine/ata_drv.c
 CORE_SRCS += engine/uart_xfer.c engine/uart_drv.c
-CORE_SRCS += engine/ringblk_emu.c
+CORE_SRCS += engine/ringblk_emu.c engine/checkpoint.c
+# Offline replay (KVM-free, in the core); its --live check needs the monitor: CLI.
+REPLAY_SRCS := replay/rtrace.c replay/early.c replay/rig.c replay/guest.c replay/irq.c replay/ckpt.c replay/spec.c
+REPLAY_SRCS += replay/report.c replay/exhaustive.c replay/replay.c
+CORE_SRCS += $(REPLAY_SRCS)
 # The KVM monitor.
-VMM_SRCS  := vmm/vm.c vmm/run.c
+VMM_SRCS  := vmm/vm.c vmm/run.c vmm/session.c vmm/snapshot.c
+# Campaigns: config, switch triggers, faults, runner, jobs, report.
+INJECT_SRCS := inject/config.c inject/trigger.c inject/faults.c inject/runner.c inject/replays.c inject/jobs.c
+INJECT_SRCS += inject/report.c
 # The command line.
 CLI_SRCS  := cli/main.c cli/guest_path.c cli/cmd_run.c
-CLI_SRCS  += cli/cmd_import.c cli/cmd_merge.c
+CLI_SRCS  += cli/cmd_import.c cli/cmd_merge.c cli/cmd_campaign.c
 CLI_SRCS  += cli/cmd_sql.c cli/cmd_check.c
+CLI_SRCS  += cli/cmd_replay.c replay/live.c
 # Reports (HTML, Perfetto JSON, gnuplot PNGs) for devirt report.
 REPORT_SRCS := analysis/report_model.c analysis/report_text.c analysis/report_timeline.c analysis/report_hist.c
 REPORT_SRCS += analysis/report_html.c analysis/report_perfetto.c analysis/report_plots.c
@@ -58,12 +66,15 @@ TEST_SRCS += tests/test_run.c tests/test_cli.c tests/test_qemu.c tests/test_work
 TEST_SRCS += tests/test_import.c
 TEST_SRCS += tests/test_sql.c
 TEST_SRCS += tests/eharness.c tests/test_engine.c tests/test_switch.c tests/test_check.c
-TEST_SRCS += tests/test_report.c
 TEST_SRCS += tests/test_engine_ata.c tests/test_engine_uart.c tests/test_engine_ringblk.c
+TEST_SRCS += tests/test_campaign.c
+TEST_SRCS += tests/test_report.c
+TEST_SRCS += tests/test_replay.c
 
 obj = $(patsubst %.S,$(BUILD)/obj/%.o,$(patsubst %.c,$(BUILD)/obj/%.o,$(1)))
 CORE_LIB  := $(BUILD)/libdevirt.a
 VMM_LIB   := $(BUILD)/libdevirt-vmm.a
+INJECT_LIB := $(BUILD)/libdevirt-inject.a
 TESTS     := $(BUILD)/tests/devirt-tests
 # The loadable SQLite extension, for the sqlite3 shell and other hosts: one
 # uninstrumented copy in build/ for both modes (an ASan .so cannot load into
@@ -96,7 +107,10 @@ $(CORE_LIB): $(call obj,$(CORE_SRCS))
 $(VMM_LIB): $(call obj,$(VMM_SRCS))
 	$(call say,AR)rm -f $@ && ar rcs $@ $^
 
-$(DEVIRT): $(call obj,$(CLI_SRCS)) $(VMM_LIB) $(CORE_LIB)
+$(INJECT_LIB): $(call obj,$(INJECT_SRCS))
+	$(call say,AR)rm -f $@ && ar rcs $@ $^
+
+$(DEVIRT): $(call obj,$(CLI_SRCS)) $(INJECT_LIB) $(VMM_LIB) $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(call say,LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -107,7 +121,7 @@ build/pic/%.o: %.c
 $(EXT): $(patsubst %.c,build/pic/%.o,$(EXT_SRCS))
 	$(call say,LD)$(CC) -shared -o $@ $^ -lpcre2-8
 
-$(TESTS): $(call obj,$(TEST_SRCS)) $(VMM_LIB) $(CORE_LIB)
+$(TESTS): $(call obj,$(TEST_SRCS)) $(INJECT_LIB) $(VMM_LIB) $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(call say,LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
@@ -119,18 +133,23 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all $(TESTS)
 	$(Q)LSAN_OPTIONS=suppressions=tests/lsan.supp DEVIRT_BIN=$(DEVIRT) DEVIRT_GUEST_DIR=build/guest $(TESTS) --jobs 2
 
+# The default campaign (campaigns/default.ini), on a fresh database.
 run: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(DEVIRT) run hello
+	$(Q)mkdir -p out && rm -f out/default.db out/default.db-wal out/default.db-shm
+	$(DEVIRT) campaign campaigns/default.ini --db out/default.db
+# then the invariants over every run of the campaign
+	$(DEVIRT) check out/default.db --summary
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bench/exit-cost.sh
 	$(Q)bench/logging.sh
 	$(Q)bench/switch-latency.sh
+	$(Q)bench/campaign.sh
 
 clean:
 	rm -rf build bin
 
--include $(patsubst %.o,%.d,$(call obj,$(CORE_SRCS) $(VMM_SRCS) $(CLI_SRCS) $(TEST_SRCS)))
+-include $(patsubst %.o,%.d,$(call obj,$(CORE_SRCS) $(VMM_SRCS) $(INJECT_SRCS) $(CLI_SRCS) $(TEST_SRCS)))
 -include $(patsubst %.c,build/pic/%.d,$(EXT_SRCS))

@@ -4,9 +4,11 @@
  * image, arguments, seed and disk content run without switches; for the
  * switchable port-I/O devices (ata, com1) each guest instruction (RIP)
  * that reads the device must read the baseline's values, in order, except
- * inserted busy polls (repeated reads of a status register by the same
- * instruction collapse into their last value; status reads the engine
- * answered 'busy' are polls by definition, its other answers must be right). Per instruction, because an interrupt
+ * inserted busy polls: ATA status reads showing BSY are waits (the engine's
+ * answers to ATA status reads in its busy windows count like the device's:
+ * BSY is a wait, anything else must be right), UART status reads the
+ * engine answered 'busy' are "not ready" polls, and an instruction reading
+ * a status register the same value again is a repeated poll. Per instruction, because an interrupt
  * handler's reads interleave with the interrupted code's reads differently
  * once a switch shifts the timing, which the guest cannot tell apart from
  * a slower device. With a baseline, I4 also requires
@@ -156,12 +158,13 @@ static long reads(sqlite3 *db, int64_t run, const char *device, struct rd **out)
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		struct rd r = { sqlite3_column_int64(st, 0), (uint64_t)sqlite3_column_int64(st, 1),
 				(uint64_t)sqlite3_column_int64(st, 2), (uint64_t)sqlite3_column_int64(st, 3) };
-		if (sqlite3_column_int(st, 4) && poll_reg(r.addr))
-			continue;              /* the engine's busy answer to a poll */
-		if (n && poll_reg(r.addr) && v[n - 1].addr == r.addr && v[n - 1].rip == r.rip) {
-			v[n - 1] = r;          /* a repeated poll: keep its last answer */
-			continue;
-		}
+		if (sqlite3_column_int(st, 4) && poll_reg(r.addr) && r.addr != 0x1f7 && r.addr != 0x3f6)
+			continue;              /* the engine's "not ready" answer to a UART poll */
+		if (poll_reg(r.addr) && (r.addr == 0x1f7 || r.addr == 0x3f6) && (r.value & 0x80))
+			continue;              /* ATA busy: a poll that waits, however many */
+		if (n && poll_reg(r.addr) && v[n - 1].addr == r.addr && v[n - 1].rip == r.rip &&
+		    v[n - 1].value == r.value)
+			continue;              /* the same answer again: a repeated poll */
 		if (n == cap) {
 			struct rd *g = realloc(v, (size_t)(cap *= 2) * sizeof(*v));
 			if (!g)
@@ -181,8 +184,11 @@ static void check_i1(sqlite3 *db, int64_t run, int64_t base, struct check_result
 	static const char *const devs[] = { "ata", "com1" };
 	if (!base) {
 		r->verdict = CHECK_NA;
-		snprintf(r->detail, sizeof(r->detail), "no baseline: run the same guest, arguments and seed without"
-			 " --switch into this database (or give --baseline ID)");
+		if (q_int(db, "SELECT count(*) FROM run WHERE id = ?1 AND switches IS NULL AND modes IS NULL", run))
+			snprintf(r->detail, sizeof(r->detail), "no switches in this run: it is what others compare with");
+		else
+			snprintf(r->detail, sizeof(r->detail), "no baseline: run the same guest, arguments and seed"
+				 " without --switch into this database (or give --baseline ID)");
 		return;
 	}
 	r->verdict = CHECK_PASS;

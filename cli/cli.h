@@ -17,16 +17,20 @@ int cmd_import(int argc, char **argv);
 /* devirt merge A.db [B.db ...] --db OUT */
 int cmd_merge(int argc, char **argv);
 
+/* devirt campaign CONFIG [--db F] [--shard K/N] [--jobs N] ... */
+int cmd_campaign(int argc, char **argv);
+
 /* devirt sql DB QUERY [--csv] */
 int cmd_sql(int argc, char **argv);
-
-/* devirt check DB [--run ID] [--baseline ID] [--json] [--wall-factor N] */
 int cmd_check(int argc, char **argv);
-
-/* Resolves a guest name or path to an image path in buf. Returns 0 or -ENOENT. */
-int cli__guest_path(const char *guest, char *buf, unsigned len);
 
 /* devirt report DB [--html F] [--perfetto F] [--plots DIR] [--max-runs N] [--max-events N] */
 int cmd_report(int argc, char **argv);
+
+/* devirt replay DB [--run ID] [--inject SPEC]... [--exhaustive ...] [--live] */
+int cmd_replay(int argc, char **argv);
+
+/* Resolves a guest name or path to an image path in buf. Returns 0 or -ENOENT. */
+int cli__guest_path(const char *guest, char *buf, unsigned len);
 
 #endif

@@ -13,9 +13,11 @@ static const struct {
 	{ "run", cmd_run, "run GUEST [--db F | --no-log] [--disk F] [--timeout DUR] [--seed N] [--stats] [-- ARGS...] (run --help)" },
 	{ "import", cmd_import, "import qemu LOG --db FILE [--lenient] [--guest NAME]" },
 	{ "merge", cmd_merge, "merge A.db [B.db ...] --db OUT" },
+	{ "campaign", cmd_campaign, "campaign CONFIG [--db F] [--shard K/N] [--jobs N] [--index I] (campaign --help)" },
 	{ "sql", cmd_sql, "sql DB QUERY [--csv]" },
-	{ "report", cmd_report, "report DB [--html F] [--perfetto F.json] [--plots DIR] [--max-runs N] [--max-events N]" },
+	{ "replay", cmd_replay, "replay DB [--run ID] [--inject SPEC]... [--exhaustive] [--live] (replay --help)" },
 	{ "check", cmd_check, "check DB [--run ID] [--baseline ID] [--json]" },
+	{ "report", cmd_report, "report DB [--html F] [--perfetto F.json] [--plots DIR] [--max-runs N] [--max-events N]" },
 };
 
 static void usage(FILE *f)

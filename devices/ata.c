@@ -585,6 +585,12 @@ static size_t ata_save(struct hw *hw, void *buf, size_t len)
 	a->s.ev_armed = (uint8_t)a->ev.armed;
 	a->s.ev_when = a->ev.armed ? a->ev.when : 0;
 	memcpy(buf, &a->s, sizeof(a->s));
+	/* States that behave alike save alike (replay checkpoints compare them
+	 * bytewise): buffer bytes no transfer will use are saved as zeros. The
+	 * block in the buffer matters during DRQ and until a written block
+	 * reaches the media; otherwise the next command refills it. */
+	size_t keep = (a->s.status & ATA_SR_DRQ) || a->s.act == ACT_WRITE ? (size_t)a->s.len * 2 : 0;
+	memset((uint8_t *)buf + offsetof(struct ata_state, buf) + keep, 0, BUF_BYTES - keep);
 	return sizeof(a->s);
 }
 

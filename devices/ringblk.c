@@ -358,7 +358,12 @@ static size_t rb_save(struct hw *hw, void *buf, size_t len)
 		return sizeof(*sv);
 	memset(sv, 0, sizeof(*sv));
 	sv->s = r->s;
-	sv->ev_when = r->ev.when;
+	/* States that behave alike save alike (replay checkpoints compare them
+	 * bytewise): slots of finished requests and a disarmed event's time
+	 * are saved as zeros. */
+	memset(sv->s.inflight + r->s.ninflight, 0, (RINGBLK_MAX_QSIZE - r->s.ninflight) * sizeof(sv->s.inflight[0]));
+	memset(sv->s.backlog + r->s.nbacklog, 0, (RINGBLK_MAX_QSIZE - r->s.nbacklog) * sizeof(sv->s.backlog[0]));
+	sv->ev_when = r->ev.armed ? r->ev.when : 0;
 	sv->ev_armed = (uint8_t)r->ev.armed;
 	memcpy(sv->bar, r->bar, RINGBLK_SIZE);
 	return sizeof(*sv);

@@ -451,8 +451,17 @@ static size_t uart_save(struct hw *hw, void *buf, size_t len)
 		return sizeof(v);
 	memset(&v, 0, sizeof(v));    /* padding too: saved states compare bytewise */
 	v.s = u->s;
+	/* ... so states that behave alike save alike (replay checkpoints):
+	 * the FIFO is saved from slot 0 with its empty slots zeroed, and a
+	 * disarmed timer has no time */
+	for (unsigned i = 0; i < UART_FIFO_LEN; i++) {
+		unsigned k = (u->s.rx_head + i) % UART_FIFO_LEN;
+		v.s.rx[i] = i < u->s.rx_count ? u->s.rx[k] : 0;
+		v.s.rx_err[i] = i < u->s.rx_count ? u->s.rx_err[k] : 0;
+	}
+	v.s.rx_head = 0;
 	v.timeout_armed = (uint8_t)u->timeout.armed;
-	v.timeout_when = u->timeout.when;
+	v.timeout_when = u->timeout.armed ? u->timeout.when : 0;
 	memcpy(buf, &v, sizeof(v));
 	return sizeof(v);
 }

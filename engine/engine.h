@@ -112,6 +112,21 @@ int engine__state(struct engine *e, const char *device);
 /* Counts switches by outcome so far. */
 void engine__counts(struct engine *e, uint64_t *done, uint64_t *aborted, uint64_t *pending);
 
+/* Checkpoints for the offline replayer (engine/checkpoint.c). Returns 1
+ * when every device is in pass-through with no switch running, queued,
+ * deferred or timed: the only state engine__save accepts. */
+int engine__idle(struct engine *e);
+
+/* Serialises an idle engine (counters, armed vtime triggers, what each
+ * module learnt by snooping in pass-through) into buf. Returns the size
+ * needed (nothing written when len is smaller), -EBUSY when not idle. */
+long engine__save(struct engine *e, void *buf, size_t len);
+
+/* Puts an idle engine, created on an identical machine with the same
+ * triggers, into a state engine__save wrote. Returns 0, -EINVAL (not such
+ * a state), -EBUSY (not idle), -ENOMEM or -ENOSPC (clock full). */
+int engine__restore(struct engine *e, const void *buf, size_t len);
+
 /* Parses "WHEN:ACTION:DEVICE". Returns 0 or -EINVAL with a reason in err. */
 int engine__parse_trigger(const char *spec, struct eng_trigger *t, char *err, size_t errlen);
 

@@ -14,6 +14,8 @@
 int blk__open(struct blk *b, const char *path, uint64_t create_bytes, char *err, size_t errlen)
 {
 	struct stat st;
+	b->on_write = NULL;
+	b->on_write_ctx = NULL;
 	b->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (b->fd < 0 || fstat(b->fd, &st) < 0) {
 		int e = errno;
@@ -75,6 +77,8 @@ int blk__chunks(struct blk *b, int (*fn)(void *ctx, uint64_t index, const void *
 
 int blk__open_temp(struct blk *b, uint64_t bytes, char *err, size_t errlen)
 {
+	b->on_write = NULL;
+	b->on_write_ctx = NULL;
 	b->sectors = bytes / BLK_SECTOR;
 	b->fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (b->fd < 0 || !b->sectors || ftruncate(b->fd, (off_t)(b->sectors * BLK_SECTOR)) < 0) {
@@ -121,6 +125,8 @@ int blk__read(struct blk *b, uint64_t lba, void *buf, uint32_t count)
 
 int blk__write(struct blk *b, uint64_t lba, const void *buf, uint32_t count)
 {
+	if (b->on_write && lba <= b->sectors && count <= b->sectors - lba)
+		b->on_write(b->on_write_ctx, b, lba, count, buf);
 	return xfer(b, lba, (void *)buf, count, 1);
 }
 

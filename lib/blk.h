@@ -14,6 +14,11 @@
 struct blk {
 	int fd;
 	uint64_t sectors;
+	/* Optional observer, called by blk__write before sectors [lba,
+	 * lba+count) are overwritten (the offline replayer keeps undo and redo
+	 * logs of its disks this way). The opens clear it. */
+	void (*on_write)(void *ctx, struct blk *b, uint64_t lba, uint32_t count, const void *data);
+	void *on_write_ctx;
 };
 
 /* Opens path read-write, creating it with create_bytes (rounded down to

@@ -4,7 +4,7 @@
 # everything is present.
 set -eu
 PKGS="build-essential libcriterion-dev libsqlite3-dev sqlite3 libpcre2-dev libinih-dev zlib1g-dev
-libbpf-dev bpftool clang libelf-dev gnuplot-nox qemu-system-x86 chromium"
+libbpf-dev bpftool clang libelf-dev gnuplot-nox qemu-system-x86 parallel chromium"
 missing=""
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

@@ -35,7 +35,12 @@ struct slot {
 	void *blob;                  /* EXIT_DMA: our copy of the bytes, freed once stored */
 };
 
-enum { EI_SWITCH, EI_STEP, EI_PAUSE, EI_DEFER, EI_REPLAYED, EI_N };
+enum { EI_SWITCH, EI_STEP, EI_PAUSE, EI_DEFER, EI_REPLAYED, EI_FAULT, EI_N };
+
+/* Fault rows (trace__fault) travel the engine ring as records of this
+ * store-private kind, beyond enum eng_rec_kind: device, step = the fault's
+ * kind, detail = a copy freed once stored, seq, vtime. */
+#define ER_FAULT 0x100
 
 struct trace {
 	sqlite3 *db;
@@ -141,6 +146,19 @@ static void bind_opt(sqlite3_stmt *st, int i, int has, uint64_t v)
 /* Stores one engine record. Returns an SQLite code. */
 static int insert_eng(struct trace *t, const struct eng_rec *r)
 {
+	if (r->kind == ER_FAULT) {
+		sqlite3_stmt *fst = t->eins[EI_FAULT];
+		sqlite3_bind_int64(fst, 1, t->run);
+		sqlite3_bind_int64(fst, 2, (int64_t)r->seq);
+		sqlite3_bind_int64(fst, 3, (int64_t)r->vtime);
+		bind_text(fst, 4, r->device);
+		bind_text(fst, 5, r->step);
+		bind_text(fst, 6, r->detail);
+		int frc = sqlite3_step(fst);
+		sqlite3_reset(fst);
+		free((char *)r->detail);
+		return frc == SQLITE_DONE ? SQLITE_OK : frc;
+	}
 	static const int which[] = { [ER_SWITCH] = EI_SWITCH, [ER_STEP] = EI_STEP, [ER_PAUSE] = EI_PAUSE,
 				     [ER_DEFER] = EI_DEFER, [ER_REPLAYED] = EI_REPLAYED };
 	sqlite3_stmt *st = t->eins[which[r->kind]];
@@ -310,6 +328,14 @@ void trace__engine(void *ctx, const struct eng_rec *r)
 	atomic_store_explicit(&t->ehead, head + 1, memory_order_release);
 }
 
+void trace__fault(struct trace *t, uint64_t seq, uint64_t vtime, const char *device, const char *kind,
+		  const char *detail)
+{
+	struct eng_rec r = { .kind = ER_FAULT, .device = device, .step = kind,
+			     .detail = detail ? strdup(detail) : NULL, .seq = seq, .vtime = vtime };
+	trace__engine(t, &r);
+}
+
 /* Prepares the per-kind insert statements. Returns an SQLite code. */
 static int prepare(struct trace *t)
 {
@@ -341,6 +367,8 @@ static int prepare(struct trace *t)
 		[EI_REPLAYED] = "UPDATE deferred SET replay_seq = coalesce(replay_seq, ?4),"
 				" replay_pos = coalesce(replay_pos, ?5), replays = replays + 1"
 				" WHERE run = ?1 AND switch = ?2 AND seq = ?3",
+		[EI_FAULT] = "INSERT INTO fault (run, seq, vtime_ns, device, kind, detail)"
+			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	};
 	for (int k = 0; k < EXIT_KINDS; k++) {
 		if (!sql[k])

@@ -52,6 +52,13 @@ struct eng_rec;
 /* eng_sink_fn: queues one engine record (switch, step, pause, deferral). */
 void trace__engine(void *t, const struct eng_rec *r);
 
+/* Queues one injected fault (a `fault` row): at event seq and virtual
+ * time vtime, on device, of kind, with detail (copied). device and kind
+ * must stay valid until trace__finish (static strings). Never blocks
+ * longer than trace__engine does. */
+void trace__fault(struct trace *t, uint64_t seq, uint64_t vtime, const char *device, const char *kind,
+		  const char *detail);
+
 /* Drains the queue, stores the outcome in the run row, stops the writer and
  * closes the database. verdict NULL leaves the run marked unfinished.
  * Returns 0 or -errno (err set); t is freed either way. */

@@ -4,7 +4,8 @@
  * go through machine__access (the choke point); the loop itself knows no
  * device. Interrupts are injected only here, at exits, with KVM_INTERRUPT
  * from the userspace PIC (DESIGN rule 3). A wall-clock timer and SIGINT /
- * SIGTERM kick the vCPU out through kvm_run.immediate_exit.
+ * SIGTERM kick the vCPU out through kvm_run.immediate_exit. One run's
+ * loop only: the VM's lifetime (vmm__open, vmm__run) is session.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,8 +19,7 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
-#include "vm.h"
-#include "vmm.h"
+#include "internal.h"
 #include "../machine/multiboot.h"
 #include "../devices/ringblk.h"
 #include "../lib/sha256.h"
@@ -225,19 +225,7 @@ static void disarm(struct sigaction old[3])
 	sigaction(SIGTERM, &old[2], NULL);
 }
 
-/* Opens path (or a temporary image when NULL). Returns 0 or VMM_BAD_INPUT. */
-static int open_disk(struct blk *b, const char *path, uint64_t size, const char *opt, struct vmm_result *res)
-{
-	char err[200];
-	uint64_t bytes = size ? size : 16ull << 20;
-	int rc = path ? blk__open(b, path, bytes, err, sizeof(err)) : blk__open_temp(b, bytes, err, sizeof(err));
-	if (rc)
-		snprintf(res->err, sizeof(res->err), "%s: %s", opt, err);
-	return rc ? VMM_BAD_INPUT : VMM_RAN;
-}
-
-/* Loads the guest and starts it; runs it to the end. Returns an enum vmm_status. */
-static int boot(const struct vmm_cfg *cfg, struct vm *vm, struct machine *m, struct vmm_result *res)
+int vmm_boot(const struct vmm_cfg *cfg, struct vm *vm, struct machine *m, struct vmm_result *res)
 {
 	struct multiboot_image mb;
 	struct sigaction old[3];
@@ -269,8 +257,7 @@ static int boot(const struct vmm_cfg *cfg, struct vm *vm, struct machine *m, str
 	return status;
 }
 
-/* Writes the SHA-256 of the file at path as hex into out. Returns 0 or -errno. */
-static int file_sha256(const char *path, char out[65])
+int vmm_file_sha256(const char *path, char out[65])
 {
 	uint8_t buf[65536];
 	struct sha256 h;
@@ -303,10 +290,8 @@ static int trap_slot(void *ctx, struct hw *hw, int trapped)
 	return vm__set_slot(vm, 1, RINGBLK_BASE, trapped ? 0 : RINGBLK_SIZE, ringblk__bar(hw));
 }
 
-/* Creates the engine with its triggers and initial modes. Returns 0 or a
- * vmm_status with res->err set. */
-static int start_engine(const struct vmm_cfg *cfg, struct vm *vm, struct machine *m,
-			struct trace *trace, struct engine **ep, struct vmm_result *res)
+int vmm_start_engine(const struct vmm_cfg *cfg, struct vm *vm, struct machine *m,
+		     struct trace *trace, struct engine **ep, struct vmm_result *res)
 {
 	struct engine_cfg ec = *cfg->engine;
 	if (m->ringblk && !cfg->ringblk_trap) {
@@ -338,96 +323,4 @@ static int start_engine(const struct vmm_cfg *cfg, struct vm *vm, struct machine
 		}
 	}
 	return VMM_RAN;
-}
-
-int vmm__run(const struct vmm_cfg *cfg, struct vmm_result *res)
-{
-	struct engine *engine = NULL;
-	struct vm vm;
-	struct machine m;
-	struct blk ata_disk = { .fd = -1 }, rb_disk = { .fd = -1 };
-	uint64_t mem = cfg->mem ? cfg->mem : 64ull << 20;
-	int status;
-
-	memset(res, 0, sizeof(*res));
-	if (mem < (2ull << 20) || mem > (3ull << 30)) {
-		snprintf(res->err, sizeof(res->err), "--mem: %llu bytes is outside 2 MiB..3 GiB",
-			 (unsigned long long)mem);
-		return VMM_BAD_INPUT;
-	}
-	status = open_disk(&ata_disk, cfg->disk, cfg->disk_size, "--disk", res);
-	if (status == VMM_RAN)
-		status = open_disk(&rb_disk, cfg->ringblk_disk, cfg->ringblk_disk_size, "--ringblk-disk", res);
-	if (status != VMM_RAN)
-		goto out_disks;
-	if (vm__open(&vm, cfg->kvm_dev ? cfg->kvm_dev : "/dev/kvm", mem, res->err, sizeof(res->err))) {
-		status = VMM_NO_ENV;
-		goto out_vm;
-	}
-	struct machine_cfg mc = { .exit_cost_ns = cfg->exit_cost_ns, .vtime_limit_ns = cfg->vtimeout_ns,
-				  .console_fd = cfg->console_fd, .ata_disk = &ata_disk,
-				  .ringblk_disk = &rb_disk };
-	if (machine__init(&m, &mc, vm.ram, vm.ram_size)) {
-		snprintf(res->err, sizeof(res->err), "out of memory building the platform");
-		status = VMM_NO_ENV;
-		goto out_vm;
-	}
-	if (cfg->trace)
-		machine__add_hook(&m, cfg->trace, cfg->trace_ctx);
-	struct trace *trace = NULL;
-	if (cfg->db) {
-		/* what a replay needs: the image's identity, the disks' content
-		 * before the run, the machine's shape */
-		struct trace_run info = { .seed = -1 };
-		char sha[65];
-		if (cfg->run_info)
-			info = *cfg->run_info;
-		info.image_sha256 = file_sha256(cfg->image, sha) ? NULL : sha;
-		info.ata_disk = &ata_disk;
-		info.ringblk_disk = &rb_disk;
-		info.ringblk_path = cfg->ringblk_disk;
-		info.mem = mem;
-		info.exit_cost_ns = m.exit_cost_ns;
-		if (trace__start(&trace, cfg->db, &info, res->err, sizeof(res->err))) {
-			status = VMM_BAD_INPUT;
-			goto out_machine;
-		}
-		res->run_id = trace__run_id(trace);
-		trace__devices(trace, &m);
-		machine__add_hook(&m, trace__event, trace);
-	}
-	if (m.ringblk && !cfg->ringblk_trap &&
-	    vm__set_slot(&vm, 1, RINGBLK_BASE, RINGBLK_SIZE, ringblk__bar(m.ringblk))) {
-		/* pass-through: the BAR is a memory slot, guest accesses do not exit */
-		snprintf(res->err, sizeof(res->err), "cannot map the ringblk BAR: %s", strerror(errno));
-		status = VMM_NO_ENV;
-		goto out_trace;
-	}
-	if (cfg->engine && (status = start_engine(cfg, &vm, &m, trace, &engine, res)) != VMM_RAN)
-		goto out_trace;
-	status = boot(cfg, &vm, &m, res);
-out_trace:
-	res->state = m.state;
-	res->exit_code = m.exit_code;
-	res->events = m.seq;
-	res->exits = m.counts[EXIT_PIO] + m.counts[EXIT_MMIO] + m.counts[EXIT_HLT];
-	memcpy(res->counts, m.counts, sizeof(res->counts));
-	res->unhandled = m.unhandled;
-	res->vtime_ns = m.clock.now;
-	if (m.ringblk)
-		res->ringblk_exits = machine__exits_of(&m, m.ringblk, BUS_MMIO);
-	if (engine)
-		engine__counts(engine, &res->switches_done, &res->switches_aborted, &res->switches_pending);
-	if (trace && trace__finish(trace, status == VMM_RAN ? run_state__name(m.state) : NULL, m.exit_code,
-				   res->exits, m.clock.now, res->err, sizeof(res->err)) && status == VMM_RAN)
-		status = VMM_TRACE_FAILED;
-out_machine:
-	engine__destroy(engine);
-	machine__destroy(&m);
-out_vm:
-	vm__close(&vm);
-out_disks:
-	blk__close(&ata_disk);
-	blk__close(&rb_disk);
-	return status;
 }

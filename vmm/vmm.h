@@ -1,6 +1,8 @@
 /*
  * "Create the VM, load the guest, run until it reports": one call, used by
- * `devirt run`, the campaign runner and the integration tests alike.
+ * `devirt run` and the integration tests. A session (vmm__open) keeps one
+ * VM for many runs, each starting from a snapshot taken when it was
+ * created: the campaign runner's fast path.
  */
 #ifndef DEVIRT_VMM_H
 #define DEVIRT_VMM_H
@@ -33,6 +35,17 @@ struct vmm_cfg {
 	int ntriggers;
 	const char *const *virtualized;   /* devices that start virtualized (--mode) */
 	int nvirtualized;
+	/* Sessions: disk and ringblk_disk are bases that runs never write; each
+	 * run works on a private copy holding the base's content. */
+	int private_disks;
+	/* Called when the machine, engine and trace of a run exist, before the
+	 * guest starts (campaign triggers, fault injection); non-zero ends the
+	 * run with VMM_BAD_INPUT and the reason in err. engine and trace may be
+	 * NULL. detach is called when the guest has stopped, before the trace
+	 * is finished. Both may be NULL. */
+	int (*attach)(void *ctx, struct machine *m, struct engine *e, struct trace *t, char *err, size_t errlen);
+	void (*detach)(void *ctx);
+	void *attach_ctx;
 };
 
 struct vmm_result {
@@ -58,5 +71,27 @@ enum vmm_status {
 
 /* Runs the guest to completion. Returns an enum vmm_status. */
 int vmm__run(const struct vmm_cfg *cfg, struct vmm_result *res);
+
+struct vmm;
+
+/* Opens a session: the disks, the VM and the platform from cfg's machine
+ * fields (kvm_dev, mem, exit_cost_ns, vtimeout_ns, console_fd, disks,
+ * ringblk_trap, private_disks, image for its hash), then snapshots them.
+ * Returns an enum vmm_status with the reason in res->err; *vp is NULL on
+ * failure. */
+int vmm__open(struct vmm **vp, const struct vmm_cfg *cfg, struct vmm_result *res);
+
+/* Runs the guest once with cfg's run fields (image, args, wtimeout_ns,
+ * trace hook, db, run_info, engine, triggers, virtualized, attach),
+ * resetting the session to its snapshot first (memory, vCPU, devices,
+ * clock, disks) if it has run before. Returns an enum vmm_status. */
+int vmm__run_once(struct vmm *v, const struct vmm_cfg *cfg, struct vmm_result *res);
+
+/* Resets the session to its snapshot now if it has run since (run_once
+ * does it otherwise). Returns an enum vmm_status. */
+int vmm__reset(struct vmm *v, struct vmm_result *res);
+
+/* Closes a session (NULL is fine). */
+void vmm__close(struct vmm *v);
 
 #endif
