@@ -10,6 +10,7 @@
 #define MAX_SLOTS    4
 #define MAX_TRIGGERS 32
 #define MAX_QUEUED   4
+#define INTERN_BUCKETS 1024
 
 struct deferred {
 	struct bus_access a;
@@ -74,7 +75,7 @@ struct engine {
 	uint64_t next_id;
 	uint64_t done, aborted;
 	uint64_t replays;           /* deferred accesses replayed so far (their order) */
-	struct intern *strings;
+	struct intern *strings[INTERN_BUCKETS];   /* hashed: ring indices make many modes */
 	char policy[64];
 };
 

@@ -26,7 +26,11 @@ uint64_t eng_mono_ns(void)
  * the trace writer reads annotations after the access returned. */
 const char *eng_intern(struct engine *e, const char *str)
 {
-	for (struct intern *i = e->strings; i; i = i->next)
+	uint32_t h = 2166136261u;          /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)str; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	struct intern **head = &e->strings[h % INTERN_BUCKETS];
+	for (struct intern *i = *head; i; i = i->next)
 		if (!strcmp(i->s, str))
 			return i->s;
 	size_t n = strlen(str) + 1;
@@ -34,8 +38,8 @@ const char *eng_intern(struct engine *e, const char *str)
 	if (!i)
 		return "?";
 	memcpy(i->s, str, n);
-	i->next = e->strings;
-	e->strings = i;
+	i->next = *head;
+	*head = i;
 	return i->s;
 }
 
@@ -210,10 +214,12 @@ void engine__destroy(struct engine *e)
 	for (int i = 0; i < e->ntrig; i++)
 		if (e->trig[i].t.when == EW_VTIME)
 			clock__disarm(&e->m->clock, &e->trig[i].ev);
-	while (e->strings) {
-		struct intern *n = e->strings->next;
-		free(e->strings);
-		e->strings = n;
+	for (int b = 0; b < INTERN_BUCKETS; b++) {
+		while (e->strings[b]) {
+			struct intern *n = e->strings[b]->next;
+			free(e->strings[b]);
+			e->strings[b] = n;
+		}
 	}
 	free(e);
 }

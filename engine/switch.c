@@ -34,7 +34,9 @@ static void refresh_mode(struct slot *s)
 	int src = s->state == ES_PASSTHROUGH || s->state == ES_TRACKING ? EDEV_MODE_HW : EDEV_MODE_EMU;
 	if (s->state == ES_PASSTHROUGH || !s->ops->mode)
 		return;
-	s->mode = eng_intern(s->e, s->ops->mode(s->st, src, buf, sizeof(buf)));
+	const char *m = s->ops->mode(s->st, src, buf, sizeof(buf));
+	if (!s->mode || strcmp(m, s->mode))   /* most writes leave the mode alone */
+		s->mode = eng_intern(s->e, m);
 }
 
 /* Returns the interned mode string of src (EDEV_MODE_EMU or _HW). */
