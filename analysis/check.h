@@ -23,6 +23,7 @@ struct check_result {
 	int64_t first_switch;      /* its switch, -1 none */
 	char detail[256];          /* first counterexample, or why N/A */
 	char context[1024];        /* the accesses around it, the switch and step */
+	int baseline_failed;       /* failed a comparison with the baseline (no view row) */
 };
 
 struct check_run {
