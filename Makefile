@@ -14,7 +14,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Wshadow -Wno-unused-parameter -D_GNU_SOURCE -MD -MP \
 	   -DDEVIRT_VERSION='"devirt $(VERSION)"'
 LDFLAGS :=
-LDLIBS  := -lsqlite3 -lpcre2-8 -linih -lz -lpthread -lm
+LDLIBS  := -lsqlite3 -lpcre2-8 -linih -lbpf -lelf -lz -lpthread -lm
 ifeq ($(SANITIZE),1)
 BUILD   := build/asan
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -34,7 +34,7 @@ CORE_SRCS += traces/db.c traces/schema_blob.S traces/store.c traces/text.c
 CORE_SRCS += traces/import_qemu.c traces/merge.c
 CORE_SRCS += traces/sqlite_ext.c
 # Invariant checks (analysis/checks.sql is built in).
-CORE_SRCS += analysis/check.c analysis/checks_blob.S
+CORE_SRCS += analysis/check.c analysis/check_i8.c analysis/checks_blob.S
 # The virtualize/devirtualize engine: core and one module per device.
 CORE_SRCS += engine/engine.c engine/switch.c engine/spec.c engine/ata.c engine/uart.c engine/ringblk.c
 CORE_SRCS += engine/ata_track.c engine/ata_emu.c engine/ata_drv.c
@@ -46,6 +46,8 @@ REPLAY_SRCS += replay/report.c replay/exhaustive.c replay/replay.c
 CORE_SRCS += $(REPLAY_SRCS)
 # The KVM monitor.
 VMM_SRCS  := vmm/vm.c vmm/run.c vmm/session.c vmm/snapshot.c
+# The kernel-side observer (CO-RE BPF, libbpf skeleton; bpf/).
+BPF_SRCS  := bpf/observer.c
 # Campaigns: config, switch triggers, faults, runner, jobs, report.
 INJECT_SRCS := inject/config.c inject/trigger.c inject/faults.c inject/runner.c inject/replays.c inject/jobs.c
 INJECT_SRCS += inject/report.c
@@ -75,6 +77,7 @@ obj = $(patsubst %.S,$(BUILD)/obj/%.o,$(patsubst %.c,$(BUILD)/obj/%.o,$(1)))
 CORE_LIB  := $(BUILD)/libdevirt.a
 VMM_LIB   := $(BUILD)/libdevirt-vmm.a
 INJECT_LIB := $(BUILD)/libdevirt-inject.a
+BPF_LIB   := $(BUILD)/libdevirt-bpf.a
 TESTS     := $(BUILD)/tests/devirt-tests
 # The loadable SQLite extension, for the sqlite3 shell and other hosts: one
 # uninstrumented copy in build/ for both modes (an ASan .so cannot load into
@@ -110,7 +113,33 @@ $(VMM_LIB): $(call obj,$(VMM_SRCS))
 $(INJECT_LIB): $(call obj,$(INJECT_SRCS))
 	$(call say,AR)rm -f $@ && ar rcs $@ $^
 
-$(DEVIRT): $(call obj,$(CLI_SRCS)) $(INJECT_LIB) $(VMM_LIB) $(CORE_LIB)
+# The observer: vmlinux.h from the running kernel's BTF, the BPF object
+# (clang, CO-RE), its skeleton (bpftool gen skeleton). Without BTF the
+# observer is built as a stub that reports the missing environment.
+BTF       := $(wildcard /sys/kernel/btf/vmlinux)
+BPFTOOL   ?= $(shell command -v bpftool || echo /usr/sbin/bpftool)
+BPF_GEN   := build/bpf
+ifeq ($(BTF),)
+$(BUILD)/obj/bpf/observer.o: CFLAGS += -DDEVIRT_NO_BPF
+else
+$(BUILD)/obj/bpf/observer.o: CFLAGS += -I$(BPF_GEN)
+$(BUILD)/obj/bpf/observer.o: $(BPF_GEN)/kexit.skel.h
+endif
+
+$(BPF_GEN)/vmlinux.h: $(BTF)
+	@mkdir -p $(@D)
+	$(call say,BTF)$(BPFTOOL) btf dump file $< format c > $@
+
+$(BPF_GEN)/kexit.bpf.o: bpf/kexit.bpf.c bpf/kexit.h $(BPF_GEN)/vmlinux.h
+	$(call say,BPF)clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(BPF_GEN) -c $< -o $@
+
+$(BPF_GEN)/kexit.skel.h: $(BPF_GEN)/kexit.bpf.o
+	$(call say,SKEL)$(BPFTOOL) gen skeleton $< name kexit_bpf > $@
+
+$(BPF_LIB): $(call obj,$(BPF_SRCS))
+	$(call say,AR)rm -f $@ && ar rcs $@ $^
+
+$(DEVIRT): $(call obj,$(CLI_SRCS)) $(INJECT_LIB) $(BPF_LIB) $(VMM_LIB) $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(call say,LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -121,7 +150,7 @@ build/pic/%.o: %.c
 $(EXT): $(patsubst %.c,build/pic/%.o,$(EXT_SRCS))
 	$(call say,LD)$(CC) -shared -o $@ $^ -lpcre2-8
 
-$(TESTS): $(call obj,$(TEST_SRCS)) $(INJECT_LIB) $(VMM_LIB) $(CORE_LIB)
+$(TESTS): $(call obj,$(TEST_SRCS)) $(INJECT_LIB) $(BPF_LIB) $(VMM_LIB) $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(call say,LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
@@ -151,5 +180,5 @@ bench: deps
 clean:
 	rm -rf build bin
 
--include $(patsubst %.o,%.d,$(call obj,$(CORE_SRCS) $(VMM_SRCS) $(INJECT_SRCS) $(CLI_SRCS) $(TEST_SRCS)))
+-include $(patsubst %.o,%.d,$(call obj,$(CORE_SRCS) $(VMM_SRCS) $(INJECT_SRCS) $(BPF_SRCS) $(CLI_SRCS) $(TEST_SRCS)))
 -include $(patsubst %.c,build/pic/%.d,$(EXT_SRCS))

@@ -15,13 +15,15 @@
  * the guest to have taken as many interrupts of each switchable device and
  * I7 the same disk content at the end. ringblk's register reads are
  * invisible in pass-through, so its transparency is judged by its
- * interrupts (I4) and its disk (I7). I8 needs the kernel observer's `kexit` rows.
+ * interrupts (I4) and its disk (I7). I8 compares the
+ * log with the kernel observer's `kexit` rows (check_i8.c).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
 #include "check.h"
+#include "check_i8.h"
 #include "../traces/db.h"
 #include "../traces/sqlite_ext.h"
 
@@ -290,16 +292,6 @@ static void check_i7_disks(sqlite3 *db, int64_t run, int64_t base, struct check_
 	sqlite3_finalize(st);
 }
 
-/* I8: needs the kernel observer's rows. */
-static void check_i8(sqlite3 *db, int64_t run, struct check_result *r)
-{
-	r->verdict = CHECK_NA;
-	if (!q_int(db, "SELECT count(*) FROM kexit WHERE run = ?1", run))
-		snprintf(r->detail, sizeof(r->detail), "no kernel-side observation in this run (devirt run --kernel-trace)");
-	else
-		snprintf(r->detail, sizeof(r->detail), "kernel-side comparison not implemented yet");
-}
-
 static const char *verdict_name(int v);
 
 /* Records each invariant's conclusion for run in check_result. */
@@ -412,7 +404,7 @@ int check__db(const char *path, const struct check_opts *o,
 			view_check(db, cr->run, i, &cr->inv[i - 1]);
 		check_i4_counts(db, cr->run, cr->baseline, &cr->inv[3]);
 		check_i7_disks(db, cr->run, cr->baseline, &cr->inv[6]);
-		check_i8(db, cr->run, &cr->inv[7]);
+		check__i8(db, cr->run, &cr->inv[7]);
 		int fail = 0;
 		for (int i = 0; i < CHECK_INVARIANTS; i++)
 			fail |= cr->inv[i].verdict == CHECK_FAIL;

@@ -18,6 +18,8 @@
 #define DEFAULT_DB "out/devirt.db"
 #include "../lib/units.h"
 #include "../vmm/vmm.h"
+#include "../bpf/observer.h"
+#include "../traces/db.h"
 
 /* Appends one line per logged event: the text form used by --exit-log. */
 static void exit_log(void *ctx, const struct exit_rec *r)
@@ -41,6 +43,33 @@ static void exit_log(void *ctx, const struct exit_rec *r)
 		fprintf(f, "%" PRIu64 " %" PRIu64 " %s %#" PRIx64 " %u %c %#" PRIx64 " %s rip=%#" PRIx64 "\n",
 			r->seq, r->vtime, kinds[r->kind], r->addr, r->size, r->write ? 'w' : 'r',
 			r->value, r->dev ? r->dev : "-", r->rip);
+}
+
+/* Stops the observer and stores what it saw next to the run's own log.
+ * Returns 0, or -1 with the reason in res->err. */
+static int store_kernel_view(struct kobs *obs, const char *db, struct vmm_result *res)
+{
+	kobs__stop(obs);
+	if (!res->run_id)
+		return 0;
+	sqlite3 *d;
+	char err[256];
+	int rc = db__open(&d, db, err, sizeof(err));
+	if (!rc)
+		rc = kobs__store(obs, d, res->run_id, res->wall0_ns, "self", err, sizeof(err));
+	sqlite3_close(d);
+	if (rc) {
+		snprintf(res->err, sizeof(res->err), "--kernel-trace: %s", err);
+		return -1;
+	}
+	size_t n;
+	const struct krow *rows = kobs__rows(obs, &n);
+	uint64_t io = 0;
+	for (size_t i = 0; i < n; i++)
+		io += rows[i].user && (rows[i].kind == KR_PIO || rows[i].kind == KR_MMIO);
+	fprintf(stderr, "devirt: kernel-trace: %" PRIu64 " tracepoint hits, %" PRIu64 " I/O exits reached devirt, %"
+		PRIu64 " lost\n", kobs__events(obs), io, kobs__lost(obs));
+	return 0;
 }
 
 static int bad(const char *opt, const char *val, const char *why)
@@ -102,10 +131,11 @@ static void report(const char *guest, const struct vmm_result *r, int stats, con
 	if (stats)
 		fprintf(stderr, "devirt: stats: exits=%" PRIu64 " pio=%" PRIu64 " mmio=%" PRIu64
 			" hlt=%" PRIu64 " irq=%" PRIu64 " unhandled=%" PRIu64
-			" ringblk_mmio=%" PRIu64 " vtime_ns=%" PRIu64 " wall_ns=%" PRIu64 " ns_per_exit=%.1f\n",
+			" ringblk_mmio=%" PRIu64 " vtime_ns=%" PRIu64 " wall_ns=%" PRIu64 " ns_per_exit=%.1f"
+			" kvm_ns=%" PRIu64 "\n",
 			r->exits, r->counts[EXIT_PIO], r->counts[EXIT_MMIO], r->counts[EXIT_HLT],
 			r->counts[EXIT_IRQ], r->unhandled, r->ringblk_exits, r->vtime_ns, r->wall_ns,
-			r->exits ? (double)r->wall_ns / (double)r->exits : 0.0);
+			r->exits ? (double)r->wall_ns / (double)r->exits : 0.0, r->kvm_ns);
 }
 
 #define MAX_SWITCHES 16
@@ -135,6 +165,7 @@ static int run(int argc, char **argv, const char *config)
 		{ "block", required_argument, 0, 'b' },
 		{ "pause-bound", required_argument, 0, 'P' },
 		{ "wait-bound", required_argument, 0, 'W' },
+		{ "kernel-trace", no_argument, 0, 'K' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -145,7 +176,7 @@ static int run(int argc, char **argv, const char *config)
 	const char *db = DEFAULT_DB;
 	int64_t seed = -1;
 	char seedarg[32] = "";
-	int stats = 0, c, wall_set = 0;
+	int stats = 0, c, wall_set = 0, ktrace = 0;
 	uint64_t v;
 	struct engine_cfg ecfg = { 0 };
 	struct eng_trigger trig[MAX_SWITCHES];
@@ -200,6 +231,7 @@ static int run(int argc, char **argv, const char *config)
 			break;
 		case 'r': cfg.ringblk_disk = optarg; break;
 		case 'T': cfg.ringblk_trap = 1; break;
+		case 'K': ktrace = 1; break;
 		case 'C': console_path = optarg; break;
 		case 'B': db = optarg; break;
 		case 'N': db = NULL; break;
@@ -260,7 +292,7 @@ static int run(int argc, char **argv, const char *config)
 			       "                  [--console FILE] [--db FILE | --no-log]\n"
 			       "                  [--switch WHEN:ACTION:DEVICE]... [--mode DEVICE=virtualized]...\n"
 			       "                  [--midseq wait|takeover] [--block busy|defer]\n"
-			       "                  [--wait-bound DUR] [--pause-bound DUR]\n"
+			       "                  [--wait-bound DUR] [--pause-bound DUR] [--kernel-trace]\n"
 			       "                  [--args 'K=V ...' | -- K=V ...]\n");
 			return EXIT_OK;
 		default:
@@ -319,8 +351,24 @@ static int run(int argc, char **argv, const char *config)
 	cfg.db = db;
 	cfg.run_info = &info;
 
+	struct kobs *obs = NULL;
+	if (ktrace) {
+		if (!db) {
+			fprintf(stderr, "devirt run: --kernel-trace records into the trace database: drop --no-log\n");
+			free(gargs);
+			return EXIT_USAGE;
+		}
+		if (kobs__start(&obs, getpid(), err, sizeof(err))) {
+			fprintf(stderr, "devirt run: --kernel-trace: %s\n", err);
+			free(gargs);
+			return EXIT_ENV;
+		}
+	}
 	struct vmm_result res;
 	int st = vmm__run(&cfg, &res);
+	if (obs && store_kernel_view(obs, db, &res))
+		st = VMM_TRACE_FAILED;
+	kobs__free(obs);
 	if (log)
 		fclose(log);
 	if (console_path)

@@ -93,6 +93,7 @@ static int migrate(sqlite3 *db)
 		{ "run", "mem", "INTEGER" }, { "run", "exit_cost_ns", "INTEGER" },
 		{ "run", "switches", "TEXT" }, { "run", "policy", "TEXT" }, { "run", "modes", "TEXT" },
 		{ "deferred", "replay_pos", "INTEGER" },
+		{ "kexit", "tid", "INTEGER" }, { "kexit", "user", "INTEGER" }, { "kexit", "wall_ns", "INTEGER" },
 	};
 	int rc = SQLITE_OK, began = 0;
 	for (size_t i = 0; !rc && i < sizeof(cols) / sizeof(cols[0]); i++) {

@@ -205,18 +205,40 @@ CREATE TABLE IF NOT EXISTS fault (
   detail    TEXT
 );
 
--- Kernel-side observer: exits as KVM's tracepoints saw them.
+-- Kernel-side observer (devirt observe, devirt run --kernel-trace): KVM's
+-- tracepoints as the kernel saw them for one process, in the kernel's order.
+-- reason: 'exit' (kvm_exit: value = hardware exit reason, addr = guest RIP),
+-- 'entry' (kvm_entry), 'pio' / 'mmio' (one row per element accessed: the
+-- port or guest-physical address, size, direction, value; a read's value is
+-- the one the guest received), 'mmio-pending' (an MMIO read sent to
+-- userspace, value unknown yet), or the KVM_EXIT_* name of a return to the
+-- monitor (kvm_userspace_exit: value = its code). user = 1: the access
+-- reached the monitor (a userspace exit), 0: KVM handled it in the kernel.
 CREATE TABLE IF NOT EXISTS kexit (
   run       INTEGER NOT NULL,
   seq       INTEGER NOT NULL,                -- observer's own order
-  ktime_ns  INTEGER NOT NULL,
+  ktime_ns  INTEGER NOT NULL,                -- CLOCK_MONOTONIC
   reason    TEXT NOT NULL,
   space     TEXT CHECK (space IN ('pio', 'mmio')),
   addr      INTEGER, size INTEGER,
   dir       TEXT CHECK (dir IN ('r', 'w')),
   value     INTEGER,
+  tid       INTEGER,                         -- v2: the vCPU thread
+  user      INTEGER,                         -- v2: I/O rows: reached userspace
+  wall_ns   INTEGER,                         -- v2: --kernel-trace: on the run's wall_ns clock
   PRIMARY KEY (run, seq)
 ) WITHOUT ROWID;
+
+-- v2: one row per observed run: what was traced and whether anything was lost.
+CREATE TABLE IF NOT EXISTS observer (
+  run       INTEGER PRIMARY KEY,
+  target    TEXT NOT NULL,                   -- 'self' (--kernel-trace), 'pid N' or the command
+  tgid      INTEGER NOT NULL,
+  events    INTEGER NOT NULL,                -- tracepoint hits of the process
+  lost      INTEGER NOT NULL,                -- hits that found the ring buffer full
+  io        INTEGER NOT NULL,                -- pio/mmio rows that reached userspace
+  start_ns  INTEGER, end_ns INTEGER          -- CLOCK_MONOTONIC
+);
 
 -- Checkers: every invariant violation found.
 CREATE TABLE IF NOT EXISTS violation (

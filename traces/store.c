@@ -554,6 +554,11 @@ fail:
 	return rc;
 }
 
+uint64_t trace__t0(const struct trace *t)
+{
+	return t->t0;
+}
+
 int64_t trace__run_id(const struct trace *t) { return t->run; }
 
 uint64_t trace__rows(const struct trace *t) { return t->rows; }

@@ -39,6 +39,9 @@ struct trace_run {
 int trace__start(struct trace **t, const char *path, const struct trace_run *info,
 		 char *err, size_t errlen);
 
+/* Returns the CLOCK_MONOTONIC time (ns) that is wall_ns 0 of the run. */
+uint64_t trace__t0(const struct trace *t);
+
 /* Returns the id of the run being written. */
 int64_t trace__run_id(const struct trace *t);
 

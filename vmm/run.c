@@ -142,7 +142,10 @@ static void loop(struct vm *vm, struct machine *m, struct vmm_result *res, uint6
 			crash(vm, m, res, "KVM_INTERRUPT failed");
 			break;
 		}
-		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
+		uint64_t in = now_ns();
+		int rc = ioctl(vm->vcpu_fd, KVM_RUN, 0);
+		res->kvm_ns += now_ns() - in;
+		if (rc < 0) {
 			if (errno != EINTR && errno != EAGAIN) {
 				snprintf(why, sizeof(why), "KVM_RUN: %s", strerror(errno));
 				crash(vm, m, res, why);

@@ -191,6 +191,7 @@ static int start_trace(struct vmm *v, const struct vmm_cfg *cfg, struct trace **
 	if (trace__start(tp, cfg->db, &info, res->err, sizeof(res->err)))
 		return VMM_BAD_INPUT;
 	res->run_id = trace__run_id(*tp);
+	res->wall0_ns = trace__t0(*tp);
 	trace__devices(*tp, &v->m);
 	machine__add_hook(&v->m, trace__event, *tp);
 	return VMM_RAN;

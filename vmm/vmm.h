@@ -57,6 +57,8 @@ struct vmm_result {
 	uint64_t unhandled;
 	uint64_t ringblk_exits;   /* MMIO exits on ringblk's register page */
 	uint64_t vtime_ns, wall_ns;
+	uint64_t kvm_ns;          /* wall time spent inside KVM_RUN (kernel + guest) */
+	uint64_t wall0_ns;        /* with db: CLOCK_MONOTONIC of the trace's wall_ns 0 */
 	int64_t run_id;           /* the run's id in db, 0 without db */
 	uint64_t switches_done, switches_aborted, switches_pending;
 	char err[256];            /* reason when the status is not VMM_RAN, or crash details */
