@@ -31,7 +31,7 @@ CORE_SRCS += devices/hw.c devices/pic.c devices/pit.c devices/uart.c devices/sim
 CORE_SRCS += devices/regnames.c
 CORE_SRCS += machine/bus.c machine/machine.c machine/multiboot.c
 CORE_SRCS += traces/db.c traces/schema_blob.S traces/store.c traces/text.c
-CORE_SRCS += traces/import_qemu.c traces/merge.c
+CORE_SRCS += traces/import_qemu.c traces/import_kexit.c traces/merge.c
 CORE_SRCS += traces/sqlite_ext.c
 # Invariant checks (analysis/checks.sql is built in).
 CORE_SRCS += analysis/check.c analysis/check_i8.c analysis/checks_blob.S
@@ -54,7 +54,7 @@ INJECT_SRCS += inject/report.c
 # The command line.
 CLI_SRCS  := cli/main.c cli/guest_path.c cli/cmd_run.c
 CLI_SRCS  += cli/cmd_import.c cli/cmd_merge.c cli/cmd_campaign.c
-CLI_SRCS  += cli/cmd_sql.c cli/cmd_check.c
+CLI_SRCS  += cli/cmd_sql.c cli/cmd_check.c cli/cmd_observe.c
 CLI_SRCS  += cli/cmd_replay.c replay/live.c
 # Reports (HTML, Perfetto JSON, gnuplot PNGs) for devirt report.
 REPORT_SRCS := analysis/report_model.c analysis/report_text.c analysis/report_timeline.c analysis/report_hist.c
@@ -72,6 +72,7 @@ TEST_SRCS += tests/test_engine_ata.c tests/test_engine_uart.c tests/test_engine_
 TEST_SRCS += tests/test_campaign.c
 TEST_SRCS += tests/test_report.c
 TEST_SRCS += tests/test_replay.c
+TEST_SRCS += tests/test_observe.c
 
 obj = $(patsubst %.S,$(BUILD)/obj/%.o,$(patsubst %.c,$(BUILD)/obj/%.o,$(1)))
 CORE_LIB  := $(BUILD)/libdevirt.a
@@ -173,6 +174,8 @@ run: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bench/exit-cost.sh
+	$(Q)bench/observer.sh
+	$(Q)bench/exit-split.sh
 	$(Q)bench/logging.sh
 	$(Q)bench/switch-latency.sh
 	$(Q)bench/campaign.sh

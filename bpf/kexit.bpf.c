@@ -29,6 +29,17 @@ struct {
 	__uint(max_entries, 32 << 20);
 } events SEC(".maps");
 
+/* Wakes the consumer only once this much is waiting: a wakeup per event
+ * would put the consumer thread into every exit path (it doubled the
+ * cost of an exit here); it polls on a timer anyway. */
+#define WAKEUP_BYTES (256 << 10)
+
+/* Flags for submitting a record: no wakeup until enough is waiting. */
+static __always_inline __u64 wakeup(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 /* Returns whether the current task belongs to the traced process. */
 static __always_inline int traced(void)
 {
@@ -96,7 +107,7 @@ int on_exit(struct trace_event_raw_kvm_exit *ctx)
 	e->b = ctx->isa;
 	e->addr = ctx->guest_rip;
 	e->val = ctx->info1;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup());
 	return 0;
 }
 
@@ -110,7 +121,7 @@ int on_entry(struct trace_event_raw_kvm_entry *ctx)
 		return 0;
 	e->a = ctx->vcpu_id;
 	e->addr = ctx->rip;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup());
 	return 0;
 }
 
@@ -137,7 +148,7 @@ static __always_inline void pio_string(unsigned int rw, unsigned int port, unsig
 		return;
 	e->dlen = bytes;
 	bpf_probe_read_kernel(b->buf + sizeof(struct kev), bytes, data);
-	if (bpf_ringbuf_output(&events, b, sizeof(struct kev) + bytes, 0))
+	if (bpf_ringbuf_output(&events, b, sizeof(struct kev) + bytes, wakeup()))
 		__sync_fetch_and_add(&lost, 1);
 }
 
@@ -158,7 +169,7 @@ int BPF_PROG(on_pio, unsigned int rw, unsigned int port, unsigned int size, unsi
 	e->count = count;
 	e->addr = port;
 	read_val(&e->val, data);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup());
 	return 0;
 }
 
@@ -175,7 +186,7 @@ int BPF_PROG(on_mmio, int type, int len, u64 gpa, void *val)
 	e->addr = gpa;
 	if (val)
 		read_val(&e->val, val);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup());
 	return 0;
 }
 
@@ -189,6 +200,6 @@ int BPF_PROG(on_uexit, __u32 reason, int errno)
 		return 0;
 	e->a = reason;
 	e->b = (unsigned int)errno;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup());
 	return 0;
 }

@@ -325,7 +325,7 @@ static void *drain(void *arg)
 {
 	struct kobs *o = arg;
 	while (!o->stop)
-		if (ring_buffer__poll(o->rb, 50) < 0 && errno != EINTR)
+		if (ring_buffer__poll(o->rb, 20) < 0 && errno != EINTR)
 			break;
 	return NULL;
 }

@@ -30,6 +30,9 @@ int cmd_report(int argc, char **argv);
 /* devirt replay DB [--run ID] [--inject SPEC]... [--exhaustive ...] [--live] */
 int cmd_replay(int argc, char **argv);
 
+/* devirt observe (--pid P | -- CMD ARGS...) --db FILE [--timeout DUR] [--guest NAME] */
+int cmd_observe(int argc, char **argv);
+
 /* Resolves a guest name or path to an image path in buf. Returns 0 or -ENOENT. */
 int cli__guest_path(const char *guest, char *buf, unsigned len);
 

@@ -59,7 +59,7 @@ static int store_kernel_view(struct kobs *obs, const char *db, struct vmm_result
 		rc = kobs__store(obs, d, res->run_id, res->wall0_ns, "self", err, sizeof(err));
 	sqlite3_close(d);
 	if (rc) {
-		snprintf(res->err, sizeof(res->err), "--kernel-trace: %s", err);
+		snprintf(res->err, sizeof(res->err), "--kernel-trace: %.200s", err);
 		return -1;
 	}
 	size_t n;

@@ -17,6 +17,7 @@ static const struct {
 	{ "sql", cmd_sql, "sql DB QUERY [--csv]" },
 	{ "replay", cmd_replay, "replay DB [--run ID] [--inject SPEC]... [--exhaustive] [--live] (replay --help)" },
 	{ "check", cmd_check, "check DB [--run ID] [--baseline ID] [--json]" },
+	{ "observe", cmd_observe, "observe (--pid P | -- CMD ARGS...) --db F [--timeout DUR] [--guest NAME]" },
 	{ "report", cmd_report, "report DB [--html F] [--perfetto F.json] [--plots DIR] [--max-runs N] [--max-events N]" },
 };
 

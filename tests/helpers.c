@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "helpers.h"
+#include "../bpf/observer.h"
 
 static int required(const char *var)
 {
@@ -41,6 +42,19 @@ void need_qemu(void)
 	if (required("REQUIRE_QEMU"))
 		cr_assert_fail("REQUIRE_QEMU=1 but qemu-system-x86_64 does not run");
 	cr_skip_test("skipped: qemu-system-x86_64 not installed (make deps installs it)");
+}
+
+void need_bpf(void)
+{
+	struct kobs *o;
+	char err[256];
+	if (!kobs__start(&o, getpid(), err, sizeof(err))) {
+		kobs__free(o);
+		return;
+	}
+	if (required("REQUIRE_BPF"))
+		cr_assert_fail("REQUIRE_BPF=1 but the BPF observer cannot start: %s", err);
+	cr_skip_test("skipped: the BPF observer cannot start (%s); set REQUIRE_BPF=1 to fail instead", err);
 }
 
 const char *guest_image(const char *name)

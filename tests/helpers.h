@@ -16,6 +16,10 @@ void need_kvm(void);
 /* Same for qemu-system-x86_64 on PATH, under REQUIRE_QEMU=1. */
 void need_qemu(void);
 
+/* Same for the kernel-side BPF observer (root, BTF, KVM tracepoints),
+ * under REQUIRE_BPF=1. */
+void need_bpf(void);
+
 /* Returns the path of build/guest/NAME.elf (static buffer). */
 const char *guest_image(const char *name);
 

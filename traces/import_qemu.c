@@ -202,14 +202,10 @@ static int store(struct parser *p, const struct event *e, const char *args, int6
 	}
 	if (addr > 0xffff || value >> (8 * e->size))
 		return MALFORMED;
-	const struct range *r = NULL;
-	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
-		if (addr >= ranges[i].base && addr < ranges[i].base + ranges[i].len)
-			r = &ranges[i];
-	const char *reg = r ? regnames__lookup(r->model, addr - r->base + r->off, e->dir[0] == 'w') : NULL;
+	const char *reg, *dev = import__port(addr, e->dir[0] == 'w', &reg);
 	p->rows[p->nrows++] = (struct row){ .seq = (int64_t)p->seq, .vtime = timed ? vtime : (int64_t)p->seq,
 					    .addr = (int64_t)addr, .value = (int64_t)value, .timed = timed,
-					    .size = e->size, .dir = e->dir, .dev = r ? r->dev : NULL, .reg = reg };
+					    .size = e->size, .dir = e->dir, .dev = dev, .reg = reg };
 	p->seq++;
 	return p->nrows == BATCH ? flush(p) : 0;
 }
@@ -278,31 +274,31 @@ static int prepare_insert(sqlite3 *db, int n, sqlite3_stmt **st)
 	return rc;
 }
 
-/* Opens the transaction, inserts the run and its devices, and prepares the
- * access inserts. Returns an SQLite code. */
-static int begin(sqlite3 *db, struct parser *p, const char *path, const struct import_opts *o)
+int import__begin_run(sqlite3 *db, const char *guest, const char *config, const char *source,
+		      const char *version, int64_t *run)
 {
 	char now[32];
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(db, "INSERT INTO run (guest, config, kind, source, start_wall, version)"
-					" VALUES (?1, ?2, 'import', ?3, ?4, 'devirt import')", -1, &st, NULL);
+					" VALUES (?1, ?2, 'import', ?3, ?4, ?5)", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
-	sqlite3_bind_text(st, 1, o->guest ? o->guest : "qemu", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, o->config ? o->config : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, guest, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, config ? config : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, source, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, db__utc_now(now, sizeof(now)), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, version, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return rc;
-	p->run = sqlite3_last_insert_rowid(db);
+	*run = sqlite3_last_insert_rowid(db);
 	rc = sqlite3_prepare_v2(db, "INSERT INTO device (run, name, model, space, base, size, irq)"
 				" VALUES (?1, ?2, ?3, 'pio', ?4, ?5, ?6)", -1, &st, NULL);
 	for (size_t i = 0; rc == SQLITE_OK && i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-		sqlite3_bind_int64(st, 1, p->run);
+		sqlite3_bind_int64(st, 1, *run);
 		sqlite3_bind_text(st, 2, ranges[i].dev, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, ranges[i].model, -1, SQLITE_STATIC);
 		sqlite3_bind_int(st, 4, ranges[i].base);
@@ -313,6 +309,25 @@ static int begin(sqlite3 *db, struct parser *p, const char *path, const struct i
 		sqlite3_reset(st);
 	}
 	sqlite3_finalize(st);
+	return rc;
+}
+
+const char *import__port(uint64_t port, int write, const char **reg)
+{
+	*reg = NULL;
+	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
+		if (port >= ranges[i].base && port < (uint64_t)ranges[i].base + ranges[i].len) {
+			*reg = regnames__lookup(ranges[i].model, (unsigned)(port - ranges[i].base + ranges[i].off), write);
+			return ranges[i].dev;
+		}
+	return NULL;
+}
+
+/* Opens the transaction, inserts the run and its devices, and prepares the
+ * access inserts. Returns an SQLite code. */
+static int begin(sqlite3 *db, struct parser *p, const char *path, const struct import_opts *o)
+{
+	int rc = import__begin_run(db, o->guest ? o->guest : "qemu", o->config, path, "devirt import", &p->run);
 	if (rc == SQLITE_OK)
 		rc = prepare_insert(db, BATCH, &p->ins_batch);
 	if (rc == SQLITE_OK)

@@ -44,6 +44,17 @@ struct import_stats {
 	uint64_t other_rest;      /* skipped lines of events beyond the table */
 };
 
+/* Opens a transaction and inserts a run of kind 'import' (guest, config,
+ * source, version) with the devices of a peer VMM's standard PC ports:
+ * ata (0x1f0/8 and 0x3f6/1, IRQ 14) and com1 (0x3f8/8, IRQ 4). *run gets
+ * its id. Returns an SQLite code; the caller commits or rolls back. */
+int import__begin_run(sqlite3 *db, const char *guest, const char *config, const char *source,
+		      const char *version, int64_t *run);
+
+/* Returns the device serving port among those (NULL: none) and its
+ * register name for the direction in *reg (NULL when unknown). */
+const char *import__port(uint64_t port, int write, const char **reg);
+
 /* Imports the QEMU log at path into db as one new run, in one transaction.
  * Returns 0, or -errno with "path[:line]: reason" in err and nothing
  * stored: -EBADMSG for a malformed line of a known event (unless lenient)
