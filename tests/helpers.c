@@ -57,6 +57,28 @@ void need_bpf(void)
 	cr_skip_test("skipped: the BPF observer cannot start (%s); set REQUIRE_BPF=1 to fail instead", err);
 }
 
+char *new_path(char *buf, const char *suffix)
+{
+	char tmp[64];
+	strcpy(tmp, "/tmp/devirt-XXXXXX");
+	int fd = mkstemp(tmp);
+	cr_assert_geq(fd, 0, "mkstemp: %s", strerror(errno));
+	close(fd);
+	unlink(tmp);
+	snprintf(buf, 80, "%s%s", tmp, suffix);
+	return buf;
+}
+
+void rm_db(const char *path)
+{
+	char p[96];
+	unlink(path);
+	snprintf(p, sizeof(p), "%s-wal", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", path);
+	unlink(p);
+}
+
 const char *guest_image(const char *name)
 {
 	static char path[4096];

@@ -34,6 +34,13 @@ int run_guest(const char *name, const char *args, machine_trace_fn *trace, void 
  * to outlen). Returns the exit status, or 128+signal. */
 int run_cmd(char *const argv[], char *const env[], char *out, size_t outlen);
 
+/* Puts a fresh path "/tmp/devirt-XXXXXX" + suffix in buf (80 bytes at
+ * least; the file does not exist) and returns buf. */
+char *new_path(char *buf, const char *suffix);
+
+/* Removes a database and its WAL files. */
+void rm_db(const char *path);
+
 /* Writes len bytes to a fresh temporary file; returns its path (static). */
 const char *temp_file(const void *data, size_t len);
 

@@ -17,17 +17,6 @@
 
 static char out[65536];
 
-/* Returns a fresh path with suffix (the file does not exist yet). */
-static char *new_path(char *buf, const char *suffix)
-{
-	char tmp[64];
-	strcpy(tmp, "/tmp/devirt-import-XXXXXX");
-	close(mkstemp(tmp));
-	unlink(tmp);
-	sprintf(buf, "%s%s", tmp, suffix);
-	return buf;
-}
-
 /* Opens a database the test then queries. */
 static sqlite3 *open_db(const char *path)
 {

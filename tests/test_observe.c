@@ -18,27 +18,6 @@
 
 static char out[1 << 16];
 
-/* A fresh temporary path ending in suffix, in buf. */
-static char *new_path(char *buf, const char *suffix)
-{
-	snprintf(buf, 80, "/tmp/devirt-observe-XXXXXX%s", suffix);
-	int fd = mkstemps(buf, (int)strlen(suffix));
-	cr_assert_geq(fd, 0);
-	close(fd);
-	unlink(buf);
-	return buf;
-}
-
-static void rm_db(const char *db)
-{
-	char p[96];
-	unlink(db);
-	snprintf(p, sizeof(p), "%s-wal", db);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", db);
-	unlink(p);
-}
-
 static sqlite3 *open_db(const char *path)
 {
 	sqlite3 *d;

@@ -24,28 +24,6 @@
 
 static char out[1 << 16];
 
-/* Returns a fresh path with suffix (the file does not exist yet). */
-static char *new_path(char *buf, const char *suffix)
-{
-	char tmp[64];
-	strcpy(tmp, "/tmp/devirt-replay-XXXXXX");
-	close(mkstemp(tmp));
-	unlink(tmp);
-	sprintf(buf, "%s%s", tmp, suffix);
-	return buf;
-}
-
-/* Removes a database and its WAL files. */
-static void rm_db(const char *path)
-{
-	char p[96];
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
-}
-
 /* How a run is recorded. */
 struct rec {
 	const char *guest, *args, *switches, *modes;

@@ -73,17 +73,6 @@ static const char *q_err(sqlite3 *db, const char *sql)
 	return out;
 }
 
-/* Cleans up the database files of path. */
-static void drop_db(const char *path)
-{
-	char p[128];
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
-}
-
 #define ACCESS_TEXT "access_text(device, dir, reg, value, space, addr, size)"
 
 Test(sql, regexp_matches_and_gives_null_for_null)
@@ -104,7 +93,7 @@ Test(sql, regexp_matches_and_gives_null_for_null)
 				" on " ACCESS_TEXT " REGEXP p.pat group by p.pat order by p.pat)"),
 			 "1,4,1");
 	sqlite3_close(db);
-	drop_db(path);
+	rm_db(path);
 }
 
 Test(sql, regexp_bad_pattern_names_pattern_reason_and_offset)
@@ -116,7 +105,7 @@ Test(sql, regexp_bad_pattern_names_pattern_reason_and_offset)
 	cr_assert_str_eq(q_err(db, "select count(*) from access where reg REGEXP '*x'"),
 			 "REGEXP: bad pattern '*x' at offset 0: quantifier does not follow a repeatable item");
 	sqlite3_close(db);
-	drop_db(path);
+	rm_db(path);
 }
 
 Test(sql, access_text_is_the_trace_text_form)
@@ -138,7 +127,7 @@ Test(sql, access_text_is_the_trace_text_form)
 	cr_assert_str_eq(q_err(db, "select access_text('ata', 'read', 'status', 0, 'pio', 0x1f7, 1)"),
 			 "access_text: dir must be 'r' or 'w', not 'read'");
 	sqlite3_close(db);
-	drop_db(path);
+	rm_db(path);
 }
 
 Test(sql, reg_name_and_hexstr)
@@ -162,7 +151,7 @@ Test(sql, reg_name_and_hexstr)
 	cr_assert_str_eq(q_err(db, "select hexstr(1.5)"), "hexstr: argument is not an integer");
 	cr_assert_str_eq(qtext(db, "select hex('a')"), "61", "SQLite's hex() is untouched");
 	sqlite3_close(db);
-	drop_db(path);
+	rm_db(path);
 }
 
 Test(sql, cli_prints_an_aligned_table)
@@ -192,7 +181,7 @@ Test(sql, cli_prints_an_aligned_table)
 	char *comment[] = { "devirt", "sql", path, "-- a query may open with a comment\nselect 1 as one", "--csv", NULL };
 	cr_assert_eq(run_cmd(comment, NULL, out, sizeof(out)), 0, "%s", out);
 	cr_assert_str_eq(out, "one\r\n1\r\n");
-	drop_db(path);
+	rm_db(path);
 }
 
 Test(sql, cli_prints_rfc4180_csv)
@@ -206,7 +195,7 @@ Test(sql, cli_prints_rfc4180_csv)
 			 "seq,device,text,q,e\r\n"
 			 "1,ata,ata w command 0x30 pio 0x1f7/1,\"say \"\"hi\"\", twice\",\"\"\r\n"
 			 "7,,- w - 0x0 pio 0x80/1,\"say \"\"hi\"\", twice\",\"\"\r\n");
-	drop_db(path);
+	rm_db(path);
 }
 
 Test(sql, cli_errors_exit_two_with_one_line)
@@ -235,7 +224,7 @@ Test(sql, cli_errors_exit_two_with_one_line)
 	cr_assert_eq(run_cmd(notours, NULL, out, sizeof(out)), 2, "%s", out);
 	cr_assert(strstr(out, plain) && strstr(out, "not a devirt trace database"), "%s", out);
 	unlink(plain);
-	drop_db(path);
+	rm_db(path);
 }
 
 Test(sql, extension_loads_into_the_stock_sqlite3_shell)
@@ -248,5 +237,5 @@ Test(sql, extension_loads_into_the_stock_sqlite3_shell)
 			 "select reg_name('ata-disk', 7, 'r'), hexstr(4096);", NULL };
 	cr_assert_eq(run_cmd(argv, NULL, out, sizeof(out)), 0, "%s", out);
 	cr_assert_str_eq(out, "2\nstatus|0x1000\n");
-	drop_db(path);
+	rm_db(path);
 }
