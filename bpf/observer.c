@@ -31,6 +31,7 @@ struct vcpu {
 struct kobs {
 	struct kexit_bpf *skel;
 	struct ring_buffer *rb;
+	pthread_mutex_t lock;      /* the ring buffer's consumer and the rows */
 	pthread_t thread;
 	int running;
 	volatile int stop;
@@ -39,7 +40,8 @@ struct kobs {
 	int nomem;
 	struct vcpu vcpus[MAX_TIDS];
 	int nvcpus;
-	uint64_t start_ns, end_ns, events, lost;
+	uint64_t start_ns, end_ns;
+	uint64_t base_seen, base_lost;  /* the BPF counters at the last kobs__clear */
 	pid_t tgid;
 };
 
@@ -70,8 +72,6 @@ const struct krow *kobs__rows(const struct kobs *o, size_t *n)
 	return o->rows;
 }
 
-uint64_t kobs__events(const struct kobs *o) { return o->events; }
-uint64_t kobs__lost(const struct kobs *o) { return o->lost; }
 uint64_t kobs__start_ns(const struct kobs *o) { return o->start_ns; }
 uint64_t kobs__end_ns(const struct kobs *o) { return o->end_ns; }
 
@@ -100,6 +100,8 @@ int kobs__store(const struct kobs *o, sqlite3 *db, int64_t run, uint64_t wall0_n
 		char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
+	struct kobs *mo = (struct kobs *)o;   /* the lock only */
+	pthread_mutex_lock(&mo->lock);
 	int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(db, "INSERT INTO kexit (run, seq, ktime_ns, reason, space, addr, size, dir,"
@@ -149,15 +151,16 @@ int kobs__store(const struct kobs *o, sqlite3 *db, int64_t run, uint64_t wall0_n
 		sqlite3_bind_int64(st, 1, run);
 		sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, o->tgid);
-		sqlite3_bind_int64(st, 4, (int64_t)o->events);
-		sqlite3_bind_int64(st, 5, (int64_t)o->lost);
+		sqlite3_bind_int64(st, 4, (int64_t)kobs__events(o));
+		sqlite3_bind_int64(st, 5, (int64_t)kobs__lost(o));
 		sqlite3_bind_int64(st, 6, (int64_t)io);
 		sqlite3_bind_int64(st, 7, (int64_t)o->start_ns);
-		sqlite3_bind_int64(st, 8, (int64_t)o->end_ns);
+		sqlite3_bind_int64(st, 8, (int64_t)(o->end_ns ? o->end_ns : mono_ns()));
 		rc = sqlite3_step(st);
 		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
 	}
 	sqlite3_finalize(st);
+	pthread_mutex_unlock(&mo->lock);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	return rc == SQLITE_OK ? 0 : sql_fail(db, rc, err, errlen);
@@ -173,6 +176,10 @@ int kobs__start(struct kobs **o, pid_t tgid, char *err, size_t errlen)
 }
 
 void kobs__stop(struct kobs *o) {}
+void kobs__flush(struct kobs *o) {}
+void kobs__clear(struct kobs *o) {}
+uint64_t kobs__events(const struct kobs *o) { return 0; }
+uint64_t kobs__lost(const struct kobs *o) { return 0; }
 void kobs__free(struct kobs *o) { free(o); }
 
 #else
@@ -321,13 +328,42 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+uint64_t kobs__events(const struct kobs *o) { return o->skel->bss->seen - o->base_seen; }
+
+uint64_t kobs__lost(const struct kobs *o) { return o->skel->bss->lost - o->base_lost + (o->nomem ? 1 : 0); }
+
+/* The consumer thread: records arrive in batches (the program wakes it
+ * only when enough is waiting), else every 20 ms. */
 static void *drain(void *arg)
 {
 	struct kobs *o = arg;
-	while (!o->stop)
-		if (ring_buffer__poll(o->rb, 20) < 0 && errno != EINTR)
-			break;
+	int rc = 0;
+	while (!o->stop && (rc >= 0 || errno == EINTR)) {
+		pthread_mutex_lock(&o->lock);
+		rc = ring_buffer__poll(o->rb, 20);
+		pthread_mutex_unlock(&o->lock);
+	}
 	return NULL;
+}
+
+void kobs__flush(struct kobs *o)
+{
+	pthread_mutex_lock(&o->lock);
+	ring_buffer__consume(o->rb);
+	pthread_mutex_unlock(&o->lock);
+}
+
+void kobs__clear(struct kobs *o)
+{
+	pthread_mutex_lock(&o->lock);
+	o->n = 0;
+	o->nomem = 0;
+	for (int i = 0; i < o->nvcpus; i++)
+		o->vcpus[i].out_n = 0;
+	o->base_seen = o->skel->bss->seen;
+	o->base_lost = o->skel->bss->lost;
+	o->start_ns = mono_ns();
+	pthread_mutex_unlock(&o->lock);
 }
 
 static char g_log[512];
@@ -378,6 +414,7 @@ int kobs__start(struct kobs **op, pid_t tgid, char *err, size_t errlen)
 	struct kobs *o = calloc(1, sizeof(*o));
 	if (!o)
 		return -ENOMEM;
+	pthread_mutex_init(&o->lock, NULL);
 	libbpf_set_print(on_libbpf);
 	g_log[0] = 0;
 	o->skel = kexit_bpf__open();
@@ -408,6 +445,7 @@ fail:
 			 g_log);
 	ring_buffer__free(o->rb);
 	kexit_bpf__destroy(o->skel);
+	pthread_mutex_destroy(&o->lock);
 	free(o);
 	return rc == -EPERM || rc == -EACCES ? -EPERM : -ENOSYS;
 }
@@ -422,8 +460,6 @@ void kobs__stop(struct kobs *o)
 	ring_buffer__consume(o->rb);
 	o->running = 0;
 	o->end_ns = mono_ns();
-	o->events = o->skel->bss->seen;
-	o->lost = o->skel->bss->lost + (o->nomem ? 1 : 0);
 }
 
 void kobs__free(struct kobs *o)
@@ -431,6 +467,7 @@ void kobs__free(struct kobs *o)
 	if (!o)
 		return;
 	kobs__stop(o);
+	pthread_mutex_destroy(&o->lock);
 	ring_buffer__free(o->rb);
 	kexit_bpf__destroy(o->skel);
 	free(o->rows);

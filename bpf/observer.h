@@ -39,10 +39,20 @@ int kobs__start(struct kobs **o, pid_t tgid, char *err, size_t errlen);
 /* Detaches, drains what is left, and stops the thread. Idempotent. */
 void kobs__stop(struct kobs *o);
 
+/* Moves what the ring buffer holds into the rows now: once a run's
+ * KVM_RUN has returned, all of its events are then rows (the programs
+ * submit on the vCPU thread, before the ioctl returns). */
+void kobs__flush(struct kobs *o);
+
+/* Forgets the rows and restarts the event counters: the next rows belong
+ * to the next run (campaigns observe one process over many runs). */
+void kobs__clear(struct kobs *o);
+
 /* The rows collected so far (valid until kobs__free); *n gets their count. */
 const struct krow *kobs__rows(const struct kobs *o, size_t *n);
 
-/* Tracepoint hits of the process, and those lost to a full ring buffer. */
+/* Tracepoint hits of the process, and those lost to a full ring buffer,
+ * since the start or the last kobs__clear. */
 uint64_t kobs__events(const struct kobs *o);
 uint64_t kobs__lost(const struct kobs *o);
 

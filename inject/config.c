@@ -328,6 +328,7 @@ static const char *const resets[] = { "snapshot", "fresh", NULL };
 static const char *const seeds[] = { "derived", "fixed", NULL };
 static const char *const devmodes[] = { "pass-through", "virtualized", NULL };
 static const char *const yesno[] = { "no", "yes", NULL };
+static const char *const yesnoauto[] = { "no", "yes", "auto", NULL };
 static const char *const triggers[] = { "none", "seq", "vtime", "every", "random", "exhaustive", "match", NULL };
 static const char *const midseqs[] = { "wait", "takeover", NULL };
 static const char *const blocks[] = { "busy", "defer", NULL };
@@ -354,6 +355,7 @@ static const struct key keys[] = {
 	K(S_CAMPAIGN, "db", set_str, C(db), LIVE),
 	K(S_CAMPAIGN, "reset", set_enum, C(reset), .words = resets, LIVE),
 	K(S_CAMPAIGN, "baseline", set_enum, C(baseline), .words = yesno, LIVE),
+	K(S_CAMPAIGN, "kernel_trace", set_enum, C(kernel_trace), .words = yesnoauto, LIVE),
 	K(S_CAMPAIGN, "timeout", set_dur, C(timeout_ns), .lo = 1, .hi = 3600 * SEC, LIVE),
 	K(S_CAMPAIGN, "wall_timeout", set_dur, C(wall_timeout_ns), .lo = 1, .hi = 3600 * SEC, LIVE),
 	K(S_CAMPAIGN, "exit_cost", set_dur, C(exit_cost_ns), .lo = 1, .hi = SEC, LIVE),

@@ -39,6 +39,10 @@ struct fault_spec {
 	uint64_t arg;     /* FW_EVERY: period; FW_SEQ: event seq; FW_VTIME: ns */
 };
 
+/* kernel_trace: no, yes (the observer must start: exit 3 otherwise), auto
+ * (when it can: root, BTF, KVM tracepoints). */
+enum camp_ktrace { CK_NO, CK_YES, CK_AUTO };
+
 /* The devices a campaign can configure, in engine order. */
 enum camp_dev { CD_ATA, CD_UART, CD_RINGBLK, CD_N };
 
@@ -59,6 +63,7 @@ struct campaign_cfg {
 	int reset;                /* enum camp_reset */
 	int baseline;             /* 1: each run is preceded by the same run without
 				   * injections (devirt check's I1 baseline) */
+	int kernel_trace;         /* enum camp_ktrace: the BPF observer records each run (I8) */
 	int64_t trace_run;        /* replay: run id in trace; 0: its first run */
 	uint64_t timeout_ns, wall_timeout_ns, exit_cost_ns, mem;
 	/* [device.NAME] */

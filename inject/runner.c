@@ -13,10 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "faults.h"
 #include "runner.h"
 #include "trigger.h"
 #include "../vmm/vmm.h"
+#include "../bpf/observer.h"
+#include "../traces/db.h"
 
 /* One run's injection state, handed to the session's attach hook. */
 struct run_ctx {
@@ -80,6 +83,64 @@ static void detach(void *ctx)
 	faults__detach(&r->f);
 }
 
+/* The kernel's view of a campaign's runs (kernel_trace): one observer for
+ * the process, its rows cut at run boundaries. */
+struct ktrace {
+	struct kobs *obs;         /* NULL: not observing */
+	sqlite3 *db;
+	const char *path;
+};
+
+/* Starts observing this process when the campaign asks. Returns 0, or 3
+ * (kernel_trace = yes and the observer cannot start) with err set. */
+static int ktrace_start(struct ktrace *k, const struct campaign_cfg *c, const char *db, char *err, size_t errlen)
+{
+	char why[256];
+	*k = (struct ktrace){ .path = db };
+	if (c->kernel_trace == CK_NO || !db)
+		return 0;
+	if (kobs__start(&k->obs, getpid(), why, sizeof(why))) {
+		if (c->kernel_trace == CK_YES) {
+			snprintf(err, errlen, "kernel_trace = yes: %s", why);
+			return 3;
+		}
+		fprintf(stderr, "devirt campaign: kernel_trace = auto: %s; I8 will be N/A\n", why);
+	}
+	return 0;
+}
+
+/* Drops what the observer saw before the run (the reset's own KVM_RUN). */
+static void ktrace_before(struct ktrace *k)
+{
+	if (k->obs) {
+		kobs__flush(k->obs);
+		kobs__clear(k->obs);
+	}
+}
+
+/* Stores what the observer saw of the run that just ended as its kexit
+ * rows. Returns 0, or 3 with err set. */
+static int ktrace_after(struct ktrace *k, const struct vmm_result *res, char *err, size_t errlen)
+{
+	char why[256];
+	if (!k->obs || !res->run_id)
+		return 0;
+	kobs__flush(k->obs);
+	int rc = k->db ? 0 : db__open(&k->db, k->path, why, sizeof(why));
+	if (!rc)
+		rc = kobs__store(k->obs, k->db, res->run_id, res->wall0_ns, "self", why, sizeof(why));
+	kobs__clear(k->obs);
+	if (rc)
+		snprintf(err, errlen, "kernel_trace: %s", why);
+	return rc ? 3 : 0;
+}
+
+static void ktrace_stop(struct ktrace *k)
+{
+	kobs__free(k->obs);
+	sqlite3_close(k->db);
+}
+
 /* Words naming the campaign's policy, as devirt run records them. */
 static void policy_text(const struct campaign_cfg *c, const struct engine_cfg *ec, char *buf, size_t len)
 {
@@ -136,7 +197,13 @@ int campaign__run(const struct campaign_cfg *c, const char *image, const char *d
 	};
 	struct vmm *vmm = NULL;
 	struct vmm_result res;
-	int status = 0;
+	struct ktrace kt;
+	int status = ktrace_start(&kt, c, db, err, errlen);
+	if (status) {
+		injector__fini(&rc->in);
+		free(rc);
+		return status;
+	}
 	uint64_t open_ns = 0;       /* the session's creation: the first run's setup */
 	if (c->reset == CR_SNAPSHOT && campaign__slice_runs(c, s)) {
 		uint64_t t = mono_ns();
@@ -160,8 +227,11 @@ int campaign__run(const struct campaign_cfg *c, const char *image, const char *d
 			rc->baseline = 1;
 			info.switches = NULL;
 			status = c->reset == CR_FRESH ? vmm__open(&vmm, &vc, &res) : vmm__reset(vmm, &res);
+			ktrace_before(&kt);
 			if (!status)
 				status = vmm__run_once(vmm, &vc, &res);
+			if (!status && (status = ktrace_after(&kt, &res, err, errlen)))
+				break;
 			if (c->reset == CR_FRESH) {
 				vmm__close(vmm);
 				vmm = NULL;
@@ -175,11 +245,14 @@ int campaign__run(const struct campaign_cfg *c, const char *image, const char *d
 		}
 		/* fresh: open and close a session per run (what vmm__run does),
 		 * timed apart from the run like the reset is */
-		uint64_t t0 = mono_ns(), t1, t2;
+		uint64_t t0 = mono_ns(), t1, t2;   /* the store of kexit rows counts as neither */
 		status = c->reset == CR_FRESH ? vmm__open(&vmm, &vc, &res) : vmm__reset(vmm, &res);
 		t1 = mono_ns();
+		ktrace_before(&kt);
 		if (!status)
 			status = vmm__run_once(vmm, &vc, &res);
+		if (!status && (status = ktrace_after(&kt, &res, err, errlen)))
+			break;
 		t2 = mono_ns();
 		if (c->reset == CR_FRESH) {
 			vmm__close(vmm);
@@ -203,6 +276,7 @@ int campaign__run(const struct campaign_cfg *c, const char *image, const char *d
 			break;            /* SIGINT / SIGTERM: the user stops the campaign */
 	}
 	vmm__close(vmm);
+	ktrace_stop(&kt);
 	injector__fini(&rc->in);
 	free(rc);
 	return status;

@@ -211,3 +211,36 @@ Test(observe, refuses_cleanly_without_privilege_or_with_bad_usage)
 	cr_assert(strstr(out, "run as root"), "%s", out);
 	cr_assert_neq(access(db, F_OK), 0);
 }
+
+Test(observe, a_campaign_stores_each_runs_kernel_view, .timeout = 240)
+{
+	need_kvm();
+	need_bpf();
+	char db[80], ini[80];
+	FILE *f = fopen(new_path(ini, ".ini"), "w");
+	cr_assert(f);
+	fprintf(f, "[campaign]\nname = kt\nguest = mixed\nargs = rounds=2\nruns = 3\nbaseline = yes\nseed = 5\n"
+		   "kernel_trace = yes\n\n[inject]\ntrigger = every\nevery = 97\nactions = roundtrip\ndevices = all\n");
+	fclose(f);
+	char *argv[] = { "devirt", "campaign", ini, "--db", new_path(db, ".db"), NULL };
+	cr_assert_eq(run_cmd(argv, NULL, out, sizeof(out)), 0, "%s", out);
+	sqlite3 *d = open_db(db);
+	cr_assert_eq(q1(d, "SELECT count(*) FROM run"), 6);
+	/* each run, the baselines too, has its own kernel rows: as many I/O
+	 * exits reached the monitor as it logged */
+	cr_assert_eq(q1(d, "SELECT count(*) FROM run r WHERE (SELECT count(*) FROM access a WHERE a.run = r.id) ="
+			   " (SELECT count(*) FROM kexit k WHERE k.run = r.id AND k.reason IN ('pio', 'mmio') AND"
+			   " k.user = 1) AND (SELECT lost FROM observer o WHERE o.run = r.id) = 0"), 6);
+	sqlite3_close(d);
+	char *check[] = { "devirt", "check", db, "--summary", NULL };
+	cr_assert_eq(run_cmd(check, NULL, out, sizeof(out)), 0, "%s", out);
+	cr_assert(strstr(out, "I8                 6     0     0"), "%s", out);
+	/* a bad value names the file, line and key */
+	f = fopen(ini, "w");
+	fprintf(f, "[campaign]\nname = kt\nguest = hello\nruns = 1\nkernel_trace = maybe\n");
+	fclose(f);
+	cr_assert_eq(run_cmd(argv, NULL, out, sizeof(out)), 2, "%s", out);
+	cr_assert(strstr(out, ":5:") && strstr(out, "kernel_trace"), "%s", out);
+	unlink(ini);
+	rm_db(db);
+}
