@@ -73,6 +73,7 @@ TEST_SRCS += tests/test_campaign.c
 TEST_SRCS += tests/test_report.c
 TEST_SRCS += tests/test_replay.c
 TEST_SRCS += tests/test_observe.c
+TEST_SRCS += tests/test_corpus.c
 
 obj = $(patsubst %.S,$(BUILD)/obj/%.o,$(patsubst %.c,$(BUILD)/obj/%.o,$(1)))
 CORE_LIB  := $(BUILD)/libdevirt.a
@@ -88,7 +89,7 @@ EXT_SRCS  := traces/sqlite_ext.c traces/text.c devices/regnames.c
 EXT_CFLAGS = $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(CFLAGS)) -fPIC -DDEVIRT_SQLITE_LOADABLE
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test run bench clean guest
+.PHONY: all deps test run bench clean guest corpus
 all: $(DEVIRT) $(CORE_LIB) $(EXT) guest
 
 include guest/guest.mk
@@ -179,6 +180,12 @@ bench: deps
 	$(Q)bench/logging.sh
 	$(Q)bench/switch-latency.sh
 	$(Q)bench/campaign.sh
+
+# Regenerates the trace corpus (traces/corpus/; needs KVM and QEMU, root for
+# its observed trace); check traces/corpus/manifest.ini afterwards.
+corpus: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)DEVIRT=$(DEVIRT) traces/corpus/make-corpus.sh
 
 clean:
 	rm -rf build bin
