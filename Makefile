@@ -178,8 +178,12 @@ bench: deps
 	$(Q)bench/observer.sh
 	$(Q)bench/exit-split.sh
 	$(Q)bench/logging.sh
+	$(Q)bench/qemu.sh
 	$(Q)bench/switch-latency.sh
+	$(Q)bench/replay.sh
 	$(Q)bench/campaign.sh
+	$(Q)bench/plots.sh
+	$(Q)bench/table.sh
 
 # Regenerates the trace corpus (traces/corpus/; needs KVM and QEMU, root for
 # its observed trace); check traces/corpus/manifest.ini afterwards.

@@ -5,14 +5,17 @@
 # virtual time (deterministic: the guest's exits and the devices' latencies)
 # and wall time (the monitor's real cost, noisy); then the pause windows
 # (busy/defer answers, V4 waits, D1 quiescing) by kind.
-# Appends CSV rows to bench/results/switch-latency.csv.
+# Appends CSV rows to bench/results/switch-latency.csv and the pauses to
+# bench/results/pause.csv.
 set -eu
 cd "$(dirname "$0")/.."
 DEVIRT=${DEVIRT:-bin/devirt}
 CSV=bench/results/switch-latency.csv
+PCSV=bench/results/pause.csv
 DB=$(mktemp -u /tmp/devirt-switch-XXXXXX.db)
 mkdir -p bench/results
 [ -f "$CSV" ] || echo "date,host,workload,policy,device,action,switches,vt_median_ns,vt_p99_ns,wall_median_ns,wall_p99_ns" > "$CSV"
+[ -f "$PCSV" ] || echo "date,host,workload,policy,device,kind,pauses,vt_median_ns,vt_p99_ns,vt_max_ns,polls" > "$PCSV"
 DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 HOST=$(hostname)
 
@@ -51,8 +54,9 @@ bench() {
 		printf "%s,%s,%s,%s,%s,%s,%s,%s\n", pre, $1, $2, $3, $4, $5, $6, $7 >> csv
 	}'
 	printf "  %-8s %-8s %6s %12s %12s %12s %8s\n" device pause n med_us p99_us max_us polls
-	sqlite3 -separator ' ' "$DB" "$SQL_PAUSE" | awk '{
+	sqlite3 -separator ' ' "$DB" "$SQL_PAUSE" | awk -v pre="$DATE,$HOST,$guest,$policy" -v csv="$PCSV" '{
 		printf "  %-8s %-8s %6d %12.1f %12.1f %12.1f %8d\n", $1, $2, $3, $4 / 1e3, $5 / 1e3, $6 / 1e3, $7
+		printf "%s,%s,%s,%s,%s,%s,%s,%s\n", pre, $1, $2, $3, $4, $5, $6, $7 >> csv
 	}'
 }
 
@@ -63,4 +67,4 @@ bench ata-stress every=997:roundtrip:ata
 bench ringblk-stress every=7:roundtrip:ringblk --block defer
 bench uart-echo every=31:roundtrip:uart
 rm -f "$DB" "$DB-wal" "$DB-shm"
-echo "CSV: $CSV"
+echo "CSV: $CSV, $PCSV"
