@@ -475,6 +475,15 @@ static char *ata_mode(void *st, int src, char *buf, size_t len)
 	return buf;
 }
 
+/* mode()'s fields, packed: equal numbers, equal text. */
+static uint64_t ata_mode_sig(void *st, int src)
+{
+	struct ata_eng *s = eng(st);
+	const struct amode *m = src == EDEV_MODE_EMU ? &s->emm : &s->hwm;
+	return (uint64_t)m->nien | (uint64_t)m->mult << 8 | (uint64_t)m->wcache << 16 | (uint64_t)m->lookahead << 24 |
+	       (uint64_t)!m->keep << 32;
+}
+
 /* The live state machine's state. */
 static const char *ata_sm_state(void *st)
 {
@@ -503,6 +512,7 @@ const struct edev_ops edev_ata_ops = {
 	.step = ata_step,
 	.hw_irq = ata_hw_irq,
 	.mode = ata_mode,
+	.mode_sig = ata_mode_sig,
 	.sm_state = ata_sm_state,
 	.pending = ata_pending,
 };

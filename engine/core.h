@@ -54,6 +54,8 @@ struct slot {
 	size_t nd, cap;
 	struct pause pause;
 	const char *mode;           /* interned, for access annotations */
+	uint64_t mode_sig;          /* ops->mode_sig when mode was made (with mode_src) */
+	int mode_src;
 	int drop_next_raise;        /* BUG_DROP_IRQ */
 	struct clock_event kick_ev, deadline_ev;
 };

@@ -109,6 +109,11 @@ struct edev_ops {
 	 * sources) of the emulation or, read back through registers, of the
 	 * hardware. Returns buf. */
 	char *(*mode)(void *st, int src, char *buf, size_t len);
+	/* Optional: a number that changes whenever mode()'s text would. The
+	 * core asks it after every trapped write and formats the text only
+	 * when it moved (formatting on every write was a quarter of an
+	 * exhaustive replay's time). */
+	uint64_t (*mode_sig)(void *st, int src);
 	/* Returns the state machine's state (tracking or emulation, whichever
 	 * is live) as a static string. */
 	const char *(*sm_state)(void *st);

@@ -34,6 +34,13 @@ static void refresh_mode(struct slot *s)
 	int src = s->state == ES_PASSTHROUGH || s->state == ES_TRACKING ? EDEV_MODE_HW : EDEV_MODE_EMU;
 	if (s->state == ES_PASSTHROUGH || !s->ops->mode)
 		return;
+	if (s->ops->mode_sig) {
+		uint64_t sig = s->ops->mode_sig(s->st, src);
+		if (s->mode && sig == s->mode_sig && src == s->mode_src)
+			return;
+		s->mode_sig = sig;
+		s->mode_src = src;
+	}
 	const char *m = s->ops->mode(s->st, src, buf, sizeof(buf));
 	if (!s->mode || strcmp(m, s->mode))   /* most writes leave the mode alone */
 		s->mode = eng_intern(s->e, m);
