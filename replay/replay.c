@@ -114,6 +114,14 @@ static int import_reference(struct rtrace *rt, const uint32_t *nx, const struct 
 	return 0;
 }
 
+/* The replay run's verdict: "stopped" when it diverged, or when the trace
+ * ended before the guest did (an imported log has no exit-port write, so
+ * its machine is still running), else how the machine ended. */
+static const char *verdict_of(const struct rig *g)
+{
+	return g->diverged || g->m.state == RUN_GOING ? "stopped" : run_state__name(g->m.state);
+}
+
 /* Prints the outcome of a single replay and fills res. Returns the status. */
 static int single_report(FILE *out, const struct replay_opts *o, struct rig *g, struct replay_result *res,
 			 double wall)
@@ -130,7 +138,7 @@ static int single_report(FILE *out, const struct replay_opts *o, struct rig *g, 
 	res->wall_s = wall;
 	res->accesses_per_s = wall > 0 ? (double)g->served / wall : 0;
 	res->conform_diffs = g->ndiffs;
-	res->verdict = g->diverged ? "stopped" : run_state__name(g->m.state);
+	res->verdict = verdict_of(g);
 	res->exit_code = g->m.exit_code;
 	res->exits = g->m.counts[EXIT_PIO] + g->m.counts[EXIT_MMIO] + g->m.counts[EXIT_HLT];
 	res->end_vtime = g->m.clock.now;
@@ -217,7 +225,7 @@ static int single(struct rtrace *rt, const uint32_t *nx, const struct replay_opt
 out:
 	if (t) {
 		char err[256];
-		const char *verdict = status == 2 ? NULL : g.diverged ? "stopped" : run_state__name(g.m.state);
+		const char *verdict = status == 2 ? NULL : verdict_of(&g);
 		if (trace__finish(t, verdict, g.m.exit_code, g.m.counts[EXIT_PIO] + g.m.counts[EXIT_MMIO] +
 				  g.m.counts[EXIT_HLT], g.m.clock.now, err, sizeof(err)) && status != 2) {
 			snprintf(res->err, sizeof(res->err), "%s", err);

@@ -145,6 +145,9 @@ Test(observe, qemu_bios_driving_an_ide_disk_replays_through_our_engine, .timeout
 	char *replay[] = { "devirt", "replay", db, "--run", "1", NULL };
 	cr_assert_eq(run_cmd(replay, NULL, out, sizeof(out)), 0, "%s", out);
 	cr_assert(strstr(out, "conformance:") && strstr(out, "replayed"), "%s", out);
+	d = open_db(db);
+	cr_assert_eq(q1(d, "SELECT verdict = 'stopped' FROM run WHERE parent = 1"), 1, "the trace ended, not the guest");
+	sqlite3_close(d);
 	char *exh[] = { "devirt", "replay", db, "--run", "1", "--exhaustive", "--actions=roundtrip", "--no-progress",
 			NULL };
 	cr_assert_eq(run_cmd(exh, NULL, out, sizeof(out)), 0, "%s", out);
