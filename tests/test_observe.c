@@ -146,7 +146,9 @@ Test(observe, qemu_bios_driving_an_ide_disk_replays_through_our_engine, .timeout
 	cr_assert_eq(run_cmd(replay, NULL, out, sizeof(out)), 0, "%s", out);
 	cr_assert(strstr(out, "conformance:") && strstr(out, "replayed"), "%s", out);
 	d = open_db(db);
-	cr_assert_eq(q1(d, "SELECT verdict = 'stopped' FROM run WHERE parent = 1"), 1, "the trace ended, not the guest");
+	/* the boot sector's isa-debug-exit write is our exit port's too: the
+	 * replayed machine ends on it, with its code */
+	cr_assert_eq(q1(d, "SELECT exit_code FROM run WHERE parent = 1 AND verdict IS NOT 'running'"), 0x21);
 	sqlite3_close(d);
 	char *exh[] = { "devirt", "replay", db, "--run", "1", "--exhaustive", "--actions=roundtrip", "--no-progress",
 			NULL };
