@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "ata_priv.h"
 
 #define LBA28_LAST 0x0fffffffu     /* beyond any LBA28 disk: IDNF */
@@ -499,6 +500,52 @@ static void ata_pending(void *st, unsigned *queued, unsigned *outstanding)
 	*outstanding = s->d.st != D_IDLE;
 }
 
+/* Checkpoints: at rest the state is copied by value; the shadow's queued
+ * writes (a heap buffer) follow the struct. */
+static int ata_at_rest(const void *st)
+{
+	const struct ata_eng *a = st;
+	return !a->emu_live && !a->drv_on && a->d.st == D_IDLE && !a->d.qn && !a->d.irq_ev.armed &&
+	       !a->d.poll_ev.armed;
+}
+
+static size_t ata_save(const void *st, uint8_t *buf, size_t len)
+{
+	const struct ata_eng *a = st;
+	size_t dq = a->sh.nd * sizeof(*a->sh.dq), need = sizeof(*a) + dq;
+	if (len >= need) {
+		memcpy(buf, a, sizeof(*a));
+		if (dq)
+			memcpy(buf + sizeof(*a), a->sh.dq, dq);
+	}
+	return need;
+}
+
+static int ata_restore(void *st, const uint8_t *p, size_t len)
+{
+	struct ata_eng *a = st, keep = *a;
+	if (len < sizeof(*a))
+		return -EINVAL;
+	size_t nd = (len - sizeof(*a)) / sizeof(*a->sh.dq);
+	if (nd > keep.sh.cap) {
+		void *dq = realloc(keep.sh.dq, nd * sizeof(*a->sh.dq));
+		if (!dq)
+			return -ENOMEM;
+		keep.sh.dq = dq;
+		keep.sh.cap = nd;
+	}
+	memcpy(a, p, sizeof(*a));
+	a->h = keep.h;
+	a->d.irq_ev = keep.d.irq_ev;
+	a->d.poll_ev = keep.d.poll_ev;
+	a->sh.dq = keep.sh.dq;
+	a->sh.cap = keep.sh.cap;
+	a->sh.nd = nd;
+	if (nd)
+		memcpy(a->sh.dq, p + sizeof(*a), nd * sizeof(*a->sh.dq));
+	return 0;
+}
+
 const struct edev_ops edev_ata_ops = {
 	.model = "ata-disk",
 	.create = ata_create,
@@ -515,4 +562,7 @@ const struct edev_ops edev_ata_ops = {
 	.mode_sig = ata_mode_sig,
 	.sm_state = ata_sm_state,
 	.pending = ata_pending,
+	.at_rest = ata_at_rest,
+	.save = ata_save,
+	.restore = ata_restore,
 };

@@ -11,20 +11,16 @@
  * pass-through (the ATA tracker's taskfile, command and modes, the UART's
  * mode and receive-FIFO estimate). A fresh engine would not know them and
  * would switch differently (an IDENTIFY where the mode is "uncertain", a
- * wrong multiple count restored at D4). So each module's state is copied
- * whole, except what ties it to its own engine: the host callbacks, its
- * clock events (all disarmed at rest) and heap buffers (the ATA deferral
- * shadow, copied by value). The modules are recognised by their ops table;
- * an engine with any other module (a test's scripted one) cannot be
- * checkpointed.
+ * wrong multiple count restored at D4). So each module saves and restores
+ * itself (edev_ops at_rest/save/restore), keeping what ties it to its own
+ * engine: the host callbacks, its clock events (all disarmed at rest) and
+ * heap buffers. An engine with a module without those ops (a test's
+ * scripted one) cannot be checkpointed.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core.h"
-#include "ata_priv.h"
-#include "uart_priv.h"
-#include "ringblk_priv.h"
 
 #define CKPT_MAGIC 0x45434b50u   /* "PKCE" */
 
@@ -46,24 +42,11 @@ static int slot_idle(const struct slot *s)
 	       !s->kick_ev.armed && !s->deadline_ev.armed;
 }
 
-/* Returns 1 when the module of slot s holds nothing in flight (no emulation,
- * no driver work, no timers), i.e. its state can be copied by value. */
+/* Returns 1 when the module of slot s can be checkpointed now: it has the
+ * ops and holds nothing in flight. */
 static int module_idle(const struct slot *s)
 {
-	if (s->ops == &edev_ata_ops) {
-		const struct ata_eng *a = s->st;
-		return !a->emu_live && !a->drv_on && a->d.st == D_IDLE && !a->d.qn &&
-		       !a->d.irq_ev.armed && !a->d.poll_ev.armed;
-	}
-	if (s->ops == &edev_uart_ops) {
-		const struct uart_eng *u = s->st;
-		return u->phase == UP_PASS && !u->emu && !u->emu_ev.armed && !u->svc_ev.armed;
-	}
-	if (s->ops == &edev_ringblk_ops) {
-		const struct rbm *r = s->st;
-		return r->mode == RBM_PASS && !r->d.ev.armed;
-	}
-	return 0;
+	return s->ops->at_rest && s->ops->save && s->ops->restore && s->ops->at_rest(s->st);
 }
 
 int engine__idle(struct engine *e)
@@ -72,30 +55,6 @@ int engine__idle(struct engine *e)
 		if (!slot_idle(&e->slots[i]) || !module_idle(&e->slots[i]))
 			return 0;
 	return 1;
-}
-
-/* Serialises slot s's module into buf (when len allows). Returns the size
- * needed. The ATA shadow's queued writes follow the struct. */
-static size_t module_save(const struct slot *s, uint8_t *buf, size_t len)
-{
-	if (s->ops == &edev_ata_ops) {
-		const struct ata_eng *a = s->st;
-		size_t dq = a->sh.nd * sizeof(*a->sh.dq), need = sizeof(*a) + dq;
-		if (len >= need) {
-			memcpy(buf, a, sizeof(*a));
-			if (dq)
-				memcpy(buf + sizeof(*a), a->sh.dq, dq);
-		}
-		return need;
-	}
-	if (s->ops == &edev_uart_ops) {
-		if (len >= sizeof(struct uart_eng))
-			memcpy(buf, s->st, sizeof(struct uart_eng));
-		return sizeof(struct uart_eng);
-	}
-	if (len >= sizeof(struct rbm))
-		memcpy(buf, s->st, sizeof(struct rbm));
-	return sizeof(struct rbm);
 }
 
 long engine__save(struct engine *e, void *buf, size_t len)
@@ -119,7 +78,7 @@ long engine__save(struct engine *e, void *buf, size_t len)
 	size_t need = sizeof(h);
 	for (int i = 0; i < e->nslots; i++) {
 		h.drop_next_raise[i] = (uint8_t)e->slots[i].drop_next_raise;
-		h.mod_len[i] = (uint32_t)module_save(&e->slots[i], NULL, 0);
+		h.mod_len[i] = (uint32_t)e->slots[i].ops->save(e->slots[i].st, NULL, 0);
 		need += h.mod_len[i];
 	}
 	if (len < need)
@@ -128,56 +87,8 @@ long engine__save(struct engine *e, void *buf, size_t len)
 	memcpy(p, &h, sizeof(h));
 	p += sizeof(h);
 	for (int i = 0; i < e->nslots; i++)
-		p += module_save(&e->slots[i], p, h.mod_len[i]);
+		p += e->slots[i].ops->save(e->slots[i].st, p, h.mod_len[i]);
 	return (long)need;
-}
-
-/* Copies a saved module state into slot s's module, keeping what belongs
- * to this engine (host, clock events, heap buffers). Returns 0 or -errno. */
-static int module_restore(struct slot *s, const uint8_t *p, size_t len)
-{
-	if (s->ops == &edev_ata_ops) {
-		struct ata_eng *a = s->st, keep = *a;
-		if (len < sizeof(*a))
-			return -EINVAL;
-		size_t nd = (len - sizeof(*a)) / sizeof(*a->sh.dq);
-		if (nd > keep.sh.cap) {
-			void *dq = realloc(keep.sh.dq, nd * sizeof(*a->sh.dq));
-			if (!dq)
-				return -ENOMEM;
-			keep.sh.dq = dq;
-			keep.sh.cap = nd;
-		}
-		memcpy(a, p, sizeof(*a));
-		a->h = keep.h;
-		a->d.irq_ev = keep.d.irq_ev;
-		a->d.poll_ev = keep.d.poll_ev;
-		a->sh.dq = keep.sh.dq;
-		a->sh.cap = keep.sh.cap;
-		a->sh.nd = nd;
-		if (nd)
-			memcpy(a->sh.dq, p + sizeof(*a), nd * sizeof(*a->sh.dq));
-		return 0;
-	}
-	if (s->ops == &edev_uart_ops) {
-		struct uart_eng *u = s->st, keep = *u;
-		if (len != sizeof(*u))
-			return -EINVAL;
-		memcpy(u, p, sizeof(*u));
-		u->h = keep.h;
-		u->emu = keep.emu;
-		u->priv = keep.priv;
-		u->emu_ev = keep.emu_ev;
-		u->svc_ev = keep.svc_ev;
-		return 0;
-	}
-	struct rbm *r = s->st, keep = *r;
-	if (len != sizeof(*r))
-		return -EINVAL;
-	memcpy(r, p, sizeof(*r));
-	r->h = keep.h;
-	r->d.ev = keep.d.ev;
-	return 0;
 }
 
 int engine__restore(struct engine *e, const void *buf, size_t len)
@@ -197,7 +108,7 @@ int engine__restore(struct engine *e, const void *buf, size_t len)
 		return -EINVAL;
 	const uint8_t *p = (const uint8_t *)buf + sizeof(h);
 	for (int i = 0; i < e->nslots; i++) {
-		int rc = module_restore(&e->slots[i], p, h.mod_len[i]);
+		int rc = e->slots[i].ops->restore(e->slots[i].st, p, h.mod_len[i]);
 		if (rc)
 			return rc;
 		e->slots[i].drop_next_raise = h.drop_next_raise[i];

@@ -120,6 +120,16 @@ struct edev_ops {
 	/* Reports the driver's queued requests and I/O outstanding on the
 	 * hardware (I6). */
 	void (*pending)(void *st, unsigned *queued, unsigned *outstanding);
+	/* Checkpoints (engine__save/restore, for exhaustive replay), taken
+	 * only at rest: all three or none (then the engine cannot be
+	 * checkpointed). at_rest returns 1 when nothing is in flight (no
+	 * emulation, driver work or armed timer); save writes the state into
+	 * buf when len allows and returns the size it needs; restore puts a
+	 * saved state into st, keeping what ties st to its own engine (host
+	 * callbacks, clock events, heap buffers), and returns 0 or -errno. */
+	int (*at_rest)(const void *st);
+	size_t (*save)(const void *st, uint8_t *buf, size_t len);
+	int (*restore)(void *st, const uint8_t *buf, size_t len);
 };
 
 extern const struct edev_ops edev_ata_ops, edev_uart_ops, edev_ringblk_ops;

@@ -448,6 +448,31 @@ static void rb_pending(void *st, unsigned *queued, unsigned *outstanding)
 	*outstanding = s->d.sq_tail - s->d.cq_head;
 }
 
+/* Checkpoints: at rest the state is copied by value but for its event. */
+static int rb_at_rest(const void *st)
+{
+	const struct rbm *r = st;
+	return r->mode == RBM_PASS && !r->d.ev.armed;
+}
+
+static size_t rb_save(const void *st, uint8_t *buf, size_t len)
+{
+	if (len >= sizeof(struct rbm))
+		memcpy(buf, st, sizeof(struct rbm));
+	return sizeof(struct rbm);
+}
+
+static int rb_restore(void *st, const uint8_t *p, size_t len)
+{
+	struct rbm *r = st, keep = *r;
+	if (len != sizeof(*r))
+		return -EINVAL;
+	memcpy(r, p, sizeof(*r));
+	r->h = keep.h;
+	r->d.ev = keep.d.ev;
+	return 0;
+}
+
 const struct edev_ops edev_ringblk_ops = {
 	.model = "ringblk",
 	.create = rb_create,
@@ -463,4 +488,7 @@ const struct edev_ops edev_ringblk_ops = {
 	.mode = rb_mode,
 	.sm_state = rb_sm_state,
 	.pending = rb_pending,
+	.at_rest = rb_at_rest,
+	.save = rb_save,
+	.restore = rb_restore,
 };

@@ -59,6 +59,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "uart_priv.h"
 
 /* The reset mode of a 16550A (QEMU's divisor 12 = 9600 baud). */
@@ -522,6 +523,35 @@ static void u_pending(void *p, unsigned *queued, unsigned *outstanding)
 	*outstanding = (unsigned)udrv_busy(st);
 }
 
+/* Checkpoints: at rest the state is copied by value, but for the private
+ * emulated 16550 and the events, which belong to this engine. */
+static int u_at_rest(const void *st)
+{
+	const struct uart_eng *u = st;
+	return u->phase == UP_PASS && !u->emu && !u->emu_ev.armed && !u->svc_ev.armed;
+}
+
+static size_t u_save(const void *st, uint8_t *buf, size_t len)
+{
+	if (len >= sizeof(struct uart_eng))
+		memcpy(buf, st, sizeof(struct uart_eng));
+	return sizeof(struct uart_eng);
+}
+
+static int u_restore(void *st, const uint8_t *p, size_t len)
+{
+	struct uart_eng *u = st, keep = *u;
+	if (len != sizeof(*u))
+		return -EINVAL;
+	memcpy(u, p, sizeof(*u));
+	u->h = keep.h;
+	u->emu = keep.emu;
+	u->priv = keep.priv;
+	u->emu_ev = keep.emu_ev;
+	u->svc_ev = keep.svc_ev;
+	return 0;
+}
+
 const struct edev_ops edev_uart_ops = {
 	.model = "16550a",
 	.create = u_create,
@@ -537,4 +567,7 @@ const struct edev_ops edev_uart_ops = {
 	.mode = u_mode,
 	.sm_state = u_sm_state,
 	.pending = u_pending,
+	.at_rest = u_at_rest,
+	.save = u_save,
+	.restore = u_restore,
 };
