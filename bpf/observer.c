@@ -16,6 +16,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include "observer.h"
+#include "../lib/hosttime.h"
 #include "../traces/db.h"
 
 #define TRACEFS "/sys/kernel/tracing"
@@ -44,13 +45,6 @@ struct kobs {
 	uint64_t base_seen, base_lost;  /* the BPF counters at the last kobs__clear */
 	pid_t tgid;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 const char *kobs__exit_name(uint32_t code)
 {
@@ -155,7 +149,7 @@ int kobs__store(const struct kobs *o, sqlite3 *db, int64_t run, uint64_t wall0_n
 		sqlite3_bind_int64(st, 5, (int64_t)kobs__lost(o));
 		sqlite3_bind_int64(st, 6, (int64_t)io);
 		sqlite3_bind_int64(st, 7, (int64_t)o->start_ns);
-		sqlite3_bind_int64(st, 8, (int64_t)(o->end_ns ? o->end_ns : mono_ns()));
+		sqlite3_bind_int64(st, 8, (int64_t)(o->end_ns ? o->end_ns : host_ns()));
 		rc = sqlite3_step(st);
 		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
 	}
@@ -362,7 +356,7 @@ void kobs__clear(struct kobs *o)
 		o->vcpus[i].out_n = 0;
 	o->base_seen = o->skel->bss->seen;
 	o->base_lost = o->skel->bss->lost;
-	o->start_ns = mono_ns();
+	o->start_ns = host_ns();
 	pthread_mutex_unlock(&o->lock);
 }
 
@@ -431,7 +425,7 @@ int kobs__start(struct kobs **op, pid_t tgid, char *err, size_t errlen)
 		rc = -errno;
 		goto fail;
 	}
-	o->start_ns = mono_ns();
+	o->start_ns = host_ns();
 	if ((rc = -pthread_create(&o->thread, NULL, drain, o)))
 		goto fail;
 	o->running = 1;
@@ -459,7 +453,7 @@ void kobs__stop(struct kobs *o)
 	pthread_join(o->thread, NULL);
 	ring_buffer__consume(o->rb);
 	o->running = 0;
-	o->end_ns = mono_ns();
+	o->end_ns = host_ns();
 }
 
 void kobs__free(struct kobs *o)

@@ -22,6 +22,7 @@
 #include "../inject/jobs.h"
 #include "../inject/report.h"
 #include "../lib/units.h"
+#include "../lib/hosttime.h"
 
 #define USAGE "usage: devirt campaign CONFIG [--db F] [--shard K/N] [--jobs N] [--index I] [--runs N]\n" \
 	      "                       [--reset snapshot|fresh]\n"
@@ -45,14 +46,6 @@ static int parse_shard(const char *s, uint64_t *k, uint64_t *n)
 	if (units__u64(buf, k) || units__u64(slash + 1, n) || !*k || *k > *n)
 		return -EINVAL;
 	return 0;
-}
-
-/* Returns host monotonic time in ns. */
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 int cmd_campaign(int argc, char **argv)
@@ -150,7 +143,7 @@ int cmd_campaign(int argc, char **argv)
 	struct progress prog;
 	struct camp_slice all = slice;
 	progress__init(&prog, stderr, cfg.name, campaign__slice_runs(&cfg, &all));
-	uint64_t t0 = mono_ns();
+	uint64_t t0 = host_ns();
 	int st = campaign__run_jobs(&cfg, image, db, &slice, jobs, progress__run, &prog, &res, &n, err, sizeof(err));
 	progress__end(&prog);
 	if (st) {
@@ -158,7 +151,7 @@ int cmd_campaign(int argc, char **argv)
 		status = st == 2 ? EXIT_USAGE : EXIT_ENV;
 		goto out;
 	}
-	int verdict = campaign__summary(stdout, &cfg, db, res, n, mono_ns() - t0, err, sizeof(err));
+	int verdict = campaign__summary(stdout, &cfg, db, res, n, host_ns() - t0, err, sizeof(err));
 	free(res);
 	if (verdict < 0) {
 		fprintf(stderr, "devirt campaign: %s\n", err);

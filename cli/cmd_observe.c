@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include "cli.h"
 #include "../bpf/observer.h"
+#include "../lib/hosttime.h"
 #include "../lib/units.h"
 #include "../traces/db.h"
 #include "../traces/import_kexit.h"
@@ -39,9 +40,7 @@ static void on_signal(int sig) { g_stop = sig; }
 
 static uint64_t mono_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return host_ns() / 1000000;
 }
 
 /* Starts argv stopped at a pipe; returns its pid (-1 on failure) and the

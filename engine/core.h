@@ -81,9 +81,6 @@ struct engine {
 	char policy[64];
 };
 
-/* Returns host monotonic ns. */
-uint64_t eng_mono_ns(void);
-
 /* Returns a copy of str that lives as long as the engine (deduplicated). */
 const char *eng_intern(struct engine *e, const char *str);
 

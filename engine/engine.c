@@ -10,17 +10,11 @@
 #include <string.h>
 #include <time.h>
 #include "core.h"
+#include "../lib/hosttime.h"
 
 #define DEFAULT_WAIT_NS  20000000ull   /* 20 ms */
 #define DEFAULT_PAUSE_NS  5000000ull   /*  5 ms */
 
-
-uint64_t eng_mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Returns a copy of str that lives as long as the engine (deduplicated):
  * the trace writer reads annotations after the access returned. */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core.h"
+#include "../lib/hosttime.h"
 
 /* Sends a record to the sink, if any. */
 static void report(struct engine *e, const struct eng_rec *r)
@@ -59,14 +60,14 @@ static void step_rec(struct slot *s, const char *step, const char *detail)
 	struct machine *m = s->e->m;
 	struct eng_rec r = { .kind = ER_STEP, .switch_id = s->sw.id, .device = s->hw->name,
 			     .step = step, .detail = detail ? eng_intern(s->e, detail) : NULL,
-			     .seq = m->seq, .vtime = m->clock.now, .wall_ns = eng_mono_ns() - s->sw.wall0 };
+			     .seq = m->seq, .vtime = m->clock.now, .wall_ns = host_ns() - s->sw.wall0 };
 	report(s->e, &r);
 }
 
 /* Reports the switch row as it stands. */
 void eng_switch_rec(struct slot *s)
 {
-	s->sw.row.wall_ns = eng_mono_ns() - s->sw.wall0;
+	s->sw.row.wall_ns = host_ns() - s->sw.wall0;
 	report(s->e, &s->sw.row);
 }
 
@@ -79,7 +80,7 @@ static void pause_open(struct slot *s, const char *kind)
 		return;
 	}
 	s->pause = (struct pause){ .open = 1, .kind = kind, .start_seq = m->seq,
-				   .start_vt = m->clock.now, .polls = 1, .wall0 = eng_mono_ns() };
+				   .start_vt = m->clock.now, .polls = 1, .wall0 = host_ns() };
 	if (s->state == ES_TRACKING || s->state == ES_QUIESCING) {
 		uint64_t when = m->clock.now + s->e->cfg.pause_bound_ns;
 		uint64_t wait = s->sw.wait_start_vt + s->e->cfg.wait_bound_ns;
@@ -96,7 +97,7 @@ static void pause_close(struct slot *s)
 	struct eng_rec r = { .kind = ER_PAUSE, .switch_id = s->sw.id, .device = s->hw->name,
 			     .pause_kind = s->pause.kind, .start_seq2 = s->pause.start_seq,
 			     .start_vt2 = s->pause.start_vt, .end_seq = m->seq, .end_vt = m->clock.now,
-			     .wall_ns = eng_mono_ns() - s->pause.wall0, .bound_ns = s->e->cfg.pause_bound_ns,
+			     .wall_ns = host_ns() - s->pause.wall0, .bound_ns = s->e->cfg.pause_bound_ns,
 			     .polls = s->pause.polls };
 	report(s->e, &r);
 	s->pause.open = 0;
@@ -109,7 +110,7 @@ static void wait_rec(struct slot *s, const char *kind)
 	struct eng_rec r = { .kind = ER_PAUSE, .switch_id = s->sw.id, .device = s->hw->name,
 			     .pause_kind = kind, .start_seq2 = s->sw.wait_start_seq,
 			     .start_vt2 = s->sw.wait_start_vt, .end_seq = m->seq, .end_vt = m->clock.now,
-			     .wall_ns = eng_mono_ns() - s->sw.wall0, .bound_ns = s->e->cfg.wait_bound_ns };
+			     .wall_ns = host_ns() - s->sw.wall0, .bound_ns = s->e->cfg.wait_bound_ns };
 	report(s->e, &r);
 }
 
@@ -268,7 +269,7 @@ void eng_refuse(struct slot *s, int action)
 {
 	struct engine *e = s->e;
 	struct sw saved = s->sw;
-	s->sw = (struct sw){ .id = ++e->next_id, .wall0 = eng_mono_ns() };
+	s->sw = (struct sw){ .id = ++e->next_id, .wall0 = host_ns() };
 	s->sw.row = (struct eng_rec){ .kind = ER_SWITCH, .switch_id = s->sw.id, .device = s->hw->name,
 				      .action = engine__action_name(action == EA_DEVIRTUALIZE ? action : EA_VIRTUALIZE),
 				      .policy = e->policy, .outcome = "aborted", .reason = "request queue full",
@@ -334,7 +335,7 @@ void eng_begin(struct slot *s, int action, int then, uint64_t req_seq, uint64_t 
 	s->sw.id = ++e->next_id;
 	s->sw.action = action;
 	s->sw.then = then;
-	s->sw.wall0 = eng_mono_ns();
+	s->sw.wall0 = host_ns();
 	s->sw.wait_start_seq = m->seq;
 	s->sw.wait_start_vt = m->clock.now;
 	s->sw.row = (struct eng_rec){ .kind = ER_SWITCH, .switch_id = s->sw.id, .device = s->hw->name,

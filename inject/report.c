@@ -13,14 +13,7 @@
 #include "report.h"
 #include "../machine/machine.h"
 #include "../traces/db.h"
-
-/* Returns host monotonic time in ns. */
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+#include "../lib/hosttime.h"
 
 void progress__init(struct progress *p, FILE *f, const char *name, uint64_t total)
 {
@@ -29,13 +22,13 @@ void progress__init(struct progress *p, FILE *f, const char *name, uint64_t tota
 	p->tty = isatty(fileno(f));
 	p->name = name;
 	p->total = total;
-	p->t0 = mono_ns();
+	p->t0 = host_ns();
 }
 
 void progress__run(void *ctx, const struct camp_result *r)
 {
 	struct progress *p = ctx;
-	uint64_t now = mono_ns();
+	uint64_t now = host_ns();
 	p->done++;
 	p->failed += r->state != RUN_PASS;
 	if (!p->tty || (now - p->last < 100000000ull && p->done != p->total))

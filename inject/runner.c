@@ -20,6 +20,7 @@
 #include "../vmm/vmm.h"
 #include "../bpf/observer.h"
 #include "../traces/db.h"
+#include "../lib/hosttime.h"
 
 /* One run's injection state, handed to the session's attach hook. */
 struct run_ctx {
@@ -48,14 +49,6 @@ uint64_t campaign__slice_runs(const struct campaign_cfg *c, const struct camp_sl
 uint64_t campaign__seed(const struct campaign_cfg *c, uint64_t index)
 {
 	return c->fixed_seed ? c->seed : prng__run_seed(c->seed, index);
-}
-
-/* Returns host monotonic time in ns. */
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* vmm attach hook: arms the run's switch trigger and faults. Returns 0 or
@@ -206,9 +199,9 @@ int campaign__run(const struct campaign_cfg *c, const char *image, const char *d
 	}
 	uint64_t open_ns = 0;       /* the session's creation: the first run's setup */
 	if (c->reset == CR_SNAPSHOT && campaign__slice_runs(c, s)) {
-		uint64_t t = mono_ns();
+		uint64_t t = host_ns();
 		status = vmm__open(&vmm, &vc, &res);
-		open_ns = mono_ns() - t;
+		open_ns = host_ns() - t;
 		if (status)
 			snprintf(err, errlen, "%s", res.err);
 	}
@@ -245,15 +238,15 @@ int campaign__run(const struct campaign_cfg *c, const char *image, const char *d
 		}
 		/* fresh: open and close a session per run (what vmm__run does),
 		 * timed apart from the run like the reset is */
-		uint64_t t0 = mono_ns(), t1, t2;   /* the store of kexit rows counts as neither */
+		uint64_t t0 = host_ns(), t1, t2;   /* the store of kexit rows counts as neither */
 		status = c->reset == CR_FRESH ? vmm__open(&vmm, &vc, &res) : vmm__reset(vmm, &res);
-		t1 = mono_ns();
+		t1 = host_ns();
 		ktrace_before(&kt);
 		if (!status)
 			status = vmm__run_once(vmm, &vc, &res);
 		if (!status && (status = ktrace_after(&kt, &res, err, errlen)))
 			break;
-		t2 = mono_ns();
+		t2 = host_ns();
 		if (c->reset == CR_FRESH) {
 			vmm__close(vmm);
 			vmm = NULL;
@@ -266,8 +259,8 @@ int campaign__run(const struct campaign_cfg *c, const char *image, const char *d
 			.index = i, .seed = rc->seed, .run_id = res.run_id, .state = res.state,
 			.exit_code = res.exit_code, .switches_done = res.switches_done,
 			.switches_aborted = res.switches_aborted, .injected = rc->in.fired, .faults = rc->f.total,
-			.exits = res.exits, .wall_ns = mono_ns() - t0 + open_ns,
-			.setup_ns = (t1 - t0) + (mono_ns() - t2) + open_ns,
+			.exits = res.exits, .wall_ns = host_ns() - t0 + open_ns,
+			.setup_ns = (t1 - t0) + (host_ns() - t2) + open_ns,
 		};
 		open_ns = 0;
 		if (fn)

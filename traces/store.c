@@ -23,6 +23,7 @@
 #include "../engine/engine.h"
 #include "../lib/sha256.h"
 #include <zlib.h>
+#include "../lib/hosttime.h"
 
 #define RING_SLOTS  (1u << 16)
 #define ENG_SLOTS   (1u << 12)   /* engine records: switches, steps, pauses, deferrals */
@@ -59,13 +60,6 @@ struct trace {
 	struct eng_rec ering[ENG_SLOTS];
 	struct slot ring[RING_SLOTS];
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Binds v as text, or NULL when v is NULL. */
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
@@ -243,7 +237,7 @@ static void *writer(void *arg)
 {
 	struct trace *t = arg;
 	int in_txn = 0;
-	uint64_t batch = 0, since = mono_ns();
+	uint64_t batch = 0, since = host_ns();
 	for (;;) {
 		uint64_t tail = atomic_load_explicit(&t->tail, memory_order_relaxed);
 		uint64_t head = atomic_load_explicit(&t->head, memory_order_acquire);
@@ -255,7 +249,7 @@ static void *writer(void *arg)
 				       atomic_load_explicit(&t->ehead, memory_order_acquire) == t->etail;
 			/* Dry: commit when the batch is old enough (or at the end), so
 			 * a crash loses at most COMMIT_NS of events. */
-			if (in_txn && (stopping || mono_ns() - since >= COMMIT_NS)) {
+			if (in_txn && (stopping || host_ns() - since >= COMMIT_NS)) {
 				int rc = sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL);
 				if (rc)
 					writer_error(t, rc, "commit");
@@ -272,7 +266,7 @@ static void *writer(void *arg)
 			if (rc)
 				writer_error(t, rc, "begin");
 			in_txn = 1;
-			since = mono_ns();
+			since = host_ns();
 		}
 		for (; tail != head; tail++) {
 			int rc = insert(t, &t->ring[tail % RING_SLOTS]);
@@ -283,13 +277,13 @@ static void *writer(void *arg)
 		}
 		atomic_store_explicit(&t->tail, tail, memory_order_release);
 		batch += drain_eng(t);
-		if (batch >= BATCH_ROWS || mono_ns() - since >= COMMIT_NS) {
+		if (batch >= BATCH_ROWS || host_ns() - since >= COMMIT_NS) {
 			int rc = sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL);
 			if (rc)
 				writer_error(t, rc, "commit");
 			in_txn = 0;
 			batch = 0;
-			since = mono_ns();
+			since = host_ns();
 		}
 	}
 	return NULL;
@@ -314,7 +308,7 @@ void trace__event(void *ctx, const struct exit_rec *r)
 			s->r.blob_len = 0;
 	}
 	s->r.blob = NULL;
-	s->wall_ns = mono_ns() - t->t0;
+	s->wall_ns = host_ns() - t->t0;
 	atomic_store_explicit(&t->head, head + 1, memory_order_release);
 }
 
@@ -536,7 +530,7 @@ int trace__start(struct trace **tp, const char *path, const struct trace_run *in
 		rc = db__errno(src);
 		goto fail;
 	}
-	t->t0 = mono_ns();
+	t->t0 = host_ns();
 	rc = -pthread_create(&t->writer, NULL, writer, t);
 	if (rc) {
 		snprintf(err, errlen, "cannot start the trace writer: %s", strerror(-rc));

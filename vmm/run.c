@@ -23,6 +23,7 @@
 #include "../machine/multiboot.h"
 #include "../devices/ringblk.h"
 #include "../lib/sha256.h"
+#include "../lib/hosttime.h"
 
 static struct kvm_run *volatile g_run;
 static volatile sig_atomic_t g_signal;
@@ -32,13 +33,6 @@ static void on_signal(int sig)
 	g_signal = sig;
 	if (g_run)
 		g_run->immediate_exit = 1;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* Reads a whole file. Returns a malloc'd buffer or NULL with err set. */
@@ -142,9 +136,9 @@ static void loop(struct vm *vm, struct machine *m, struct vmm_result *res, uint6
 			crash(vm, m, res, "KVM_INTERRUPT failed");
 			break;
 		}
-		uint64_t in = now_ns();
+		uint64_t in = host_ns();
 		int rc = ioctl(vm->vcpu_fd, KVM_RUN, 0);
-		res->kvm_ns += now_ns() - in;
+		res->kvm_ns += host_ns() - in;
 		if (rc < 0) {
 			if (errno != EINTR && errno != EAGAIN) {
 				snprintf(why, sizeof(why), "KVM_RUN: %s", strerror(errno));
@@ -153,7 +147,7 @@ static void loop(struct vm *vm, struct machine *m, struct vmm_result *res, uint6
 			}
 			run->immediate_exit = 0;
 			logged = 0;
-			if (g_signal == SIGALRM || (wall_deadline && now_ns() >= wall_deadline))
+			if (g_signal == SIGALRM || (wall_deadline && host_ns() >= wall_deadline))
 				m->state = RUN_WTIMEOUT;
 			else if (g_signal)
 				m->state = RUN_STOPPED;
@@ -250,9 +244,9 @@ int vmm_boot(const struct vmm_cfg *cfg, struct vm *vm, struct machine *m, struct
 		status = VMM_NO_ENV;
 	} else {
 		arm(vm, cfg->wtimeout_ns, old);
-		uint64_t t0 = now_ns();
+		uint64_t t0 = host_ns();
 		loop(vm, m, res, cfg->wtimeout_ns ? t0 + cfg->wtimeout_ns : 0);
-		res->wall_ns = now_ns() - t0;
+		res->wall_ns = host_ns() - t0;
 		disarm(old);
 	}
 	free(cmdline);
