@@ -69,6 +69,14 @@ const struct krow *kobs__rows(const struct kobs *o, size_t *n)
 uint64_t kobs__start_ns(const struct kobs *o) { return o->start_ns; }
 uint64_t kobs__end_ns(const struct kobs *o) { return o->end_ns; }
 
+uint64_t kobs__io(const struct kobs *o)
+{
+	uint64_t io = 0;
+	for (size_t i = 0; i < o->n; i++)
+		io += o->rows[i].user && (o->rows[i].kind == KR_PIO || o->rows[i].kind == KR_MMIO);
+	return io;
+}
+
 static const char *reason_text(const struct krow *r, char *buf, size_t len)
 {
 	static const char *const kinds[] = { "exit", "entry", "pio", "mmio", "mmio-pending" };
@@ -83,13 +91,6 @@ static const char *reason_text(const struct krow *r, char *buf, size_t len)
 	return buf;
 }
 
-static int sql_fail(sqlite3 *db, int rc, char *err, size_t errlen)
-{
-	snprintf(err, errlen, "%s: %s", sqlite3_db_filename(db, "main"), sqlite3_errmsg(db));
-	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	return db__errno(rc) ? db__errno(rc) : -EIO;
-}
-
 int kobs__store(const struct kobs *o, sqlite3 *db, int64_t run, uint64_t wall0_ns, const char *target,
 		char *err, size_t errlen)
 {
@@ -101,7 +102,6 @@ int kobs__store(const struct kobs *o, sqlite3 *db, int64_t run, uint64_t wall0_n
 		rc = sqlite3_prepare_v2(db, "INSERT INTO kexit (run, seq, ktime_ns, reason, space, addr, size, dir,"
 					" value, tid, user, wall_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
 					" ?11, ?12)", -1, &st, NULL);
-	uint64_t io = 0;
 	for (size_t i = 0; rc == SQLITE_OK && i < o->n; i++) {
 		const struct krow *r = &o->rows[i];
 		char buf[32];
@@ -120,7 +120,6 @@ int kobs__store(const struct kobs *o, sqlite3 *db, int64_t run, uint64_t wall0_n
 			if (r->kind != KR_MMIO_PENDING)
 				sqlite3_bind_int64(st, 9, (int64_t)r->value);
 			sqlite3_bind_int(st, 11, r->user);
-			io += r->user && r->kind != KR_MMIO_PENDING;
 		} else if (r->kind == KR_EXIT) {
 			sqlite3_bind_int64(st, 6, (int64_t)r->addr);
 			sqlite3_bind_int64(st, 9, r->code);
@@ -147,7 +146,7 @@ int kobs__store(const struct kobs *o, sqlite3 *db, int64_t run, uint64_t wall0_n
 		sqlite3_bind_int64(st, 3, o->tgid);
 		sqlite3_bind_int64(st, 4, (int64_t)kobs__events(o));
 		sqlite3_bind_int64(st, 5, (int64_t)kobs__lost(o));
-		sqlite3_bind_int64(st, 6, (int64_t)io);
+		sqlite3_bind_int64(st, 6, (int64_t)kobs__io(o));
 		sqlite3_bind_int64(st, 7, (int64_t)o->start_ns);
 		sqlite3_bind_int64(st, 8, (int64_t)(o->end_ns ? o->end_ns : host_ns()));
 		rc = sqlite3_step(st);
@@ -157,7 +156,11 @@ int kobs__store(const struct kobs *o, sqlite3 *db, int64_t run, uint64_t wall0_n
 	pthread_mutex_unlock(&mo->lock);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	return rc == SQLITE_OK ? 0 : sql_fail(db, rc, err, errlen);
+	if (rc == SQLITE_OK)
+		return 0;
+	rc = db__fail(db, rc, err, errlen);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
 }
 
 #ifdef DEVIRT_NO_BPF

@@ -51,6 +51,10 @@ void kobs__clear(struct kobs *o);
 /* The rows collected so far (valid until kobs__free); *n gets their count. */
 const struct krow *kobs__rows(const struct kobs *o, size_t *n);
 
+/* The pio and mmio rows that reached the monitor (the accesses it should
+ * have logged). */
+uint64_t kobs__io(const struct kobs *o);
+
 /* Tracepoint hits of the process, and those lost to a full ring buffer,
  * since the start or the last kobs__clear. */
 uint64_t kobs__events(const struct kobs *o);

@@ -62,13 +62,8 @@ static int store_kernel_view(struct kobs *obs, const char *db, struct vmm_result
 		snprintf(res->err, sizeof(res->err), "--kernel-trace: %.200s", err);
 		return -1;
 	}
-	size_t n;
-	const struct krow *rows = kobs__rows(obs, &n);
-	uint64_t io = 0;
-	for (size_t i = 0; i < n; i++)
-		io += rows[i].user && (rows[i].kind == KR_PIO || rows[i].kind == KR_MMIO);
 	fprintf(stderr, "devirt: kernel-trace: %" PRIu64 " tracepoint hits, %" PRIu64 " I/O exits reached devirt, %"
-		PRIu64 " lost\n", kobs__events(obs), io, kobs__lost(obs));
+		PRIu64 " lost\n", kobs__events(obs), kobs__io(obs), kobs__lost(obs));
 	return 0;
 }
 

@@ -69,6 +69,13 @@ char *new_path(char *buf, const char *suffix)
 	return buf;
 }
 
+sqlite3 *open_db(const char *path)
+{
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK, "%s", path);
+	return db;
+}
+
 void rm_db(const char *path)
 {
 	char p[96];

@@ -38,6 +38,9 @@ int run_cmd(char *const argv[], char *const env[], char *out, size_t outlen);
  * least; the file does not exist) and returns buf. */
 char *new_path(char *buf, const char *suffix);
 
+/* Opens the database at path, failing the test if it cannot. */
+struct sqlite3 *open_db(const char *path);
+
 /* Removes a database and its WAL files. */
 void rm_db(const char *path);
 

@@ -117,14 +117,6 @@ Test(campaign, bad_config_other_trigger_key)
 		"[inject] rate: only used with trigger = random");
 }
 
-/* Opens a database; fails the test on error. */
-static sqlite3 *open_db(const char *path)
-{
-	sqlite3 *db;
-	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK, "%s", path);
-	return db;
-}
-
 #define INDEX "CAST(substr(r.config, instr(r.config, 'index=') + 6) AS INTEGER)"
 
 /* Returns one line per run of db, in campaign index order: index, seed,

@@ -17,15 +17,6 @@
 
 static char out[65536];
 
-/* Opens a database the test then queries. */
-static sqlite3 *open_db(const char *path)
-{
-	sqlite3 *db;
-	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK, "%s", path);
-	return db;
-}
-
-
 /* Runs one text-valued query (result in a static buffer). */
 static const char *qs(sqlite3 *db, const char *sql)
 {

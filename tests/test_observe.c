@@ -18,13 +18,6 @@
 
 static char out[1 << 16];
 
-static sqlite3 *open_db(const char *path)
-{
-	sqlite3 *d;
-	cr_assert_eq(sqlite3_open(path, &d), SQLITE_OK);
-	return d;
-}
-
 /* devirt check's I8 line for db. */
 static const char *i8_line(const char *db, int want_rc)
 {

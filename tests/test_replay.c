@@ -71,14 +71,6 @@ static int replay_cmd(const char *db, int64_t run, const char *a1, const char *a
 	return run_cmd(argv, NULL, out, sizeof(out));
 }
 
-/* Opens a database the test then queries. */
-static sqlite3 *open_db(const char *path)
-{
-	sqlite3 *db;
-	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK, "%s", path);
-	return db;
-}
-
 /* Replays through the library; returns the status, fills res. */
 static int replay_lib(const char *db, int64_t run, struct replay_opts *o, struct replay_result *res)
 {

@@ -14,6 +14,12 @@ extern const char devirt_schema_sql[];
 
 const char *db__schema(void) { return devirt_schema_sql; }
 
+int db__fail(sqlite3 *db, int rc, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: %s", sqlite3_db_filename(db, "main"), sqlite3_errmsg(db));
+	return db__errno(rc) ? db__errno(rc) : -EIO;
+}
+
 int db__errno(int rc)
 {
 	switch (rc & 0xff) {

@@ -21,6 +21,10 @@ int db__open_ro(sqlite3 **db, const char *path, char *err, size_t errlen);
 /* Maps an SQLite result code to -errno (0 for SQLITE_OK/ROW/DONE). */
 int db__errno(int rc);
 
+/* Puts "database: message" (db's last error) in err. Returns rc as
+ * -errno (-EIO when it maps to none). */
+int db__fail(sqlite3 *db, int rc, char *err, size_t errlen);
+
 /* Writes the current UTC time as ISO 8601 (run.start_wall) into buf; returns buf. */
 const char *db__utc_now(char *buf, size_t len);
 

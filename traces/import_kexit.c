@@ -11,13 +11,6 @@
 #include "import_kexit.h"
 #include "import_qemu.h"
 
-static int sql_fail(sqlite3 *db, int rc, char *err, size_t errlen)
-{
-	snprintf(err, errlen, "%s: %s", sqlite3_db_filename(db, "main"), sqlite3_errmsg(db));
-	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	return db__errno(rc) ? db__errno(rc) : -EIO;
-}
-
 int import__kexit(sqlite3 *db, int64_t run, uint64_t *n, char *err, size_t errlen)
 {
 	sqlite3_stmt *sel = NULL, *ins = NULL, *end = NULL;
@@ -72,5 +65,9 @@ int import__kexit(sqlite3 *db, int64_t run, uint64_t *n, char *err, size_t errle
 	sqlite3_finalize(end);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	return rc == SQLITE_OK ? 0 : sql_fail(db, rc, err, errlen);
+	if (rc == SQLITE_OK)
+		return 0;
+	rc = db__fail(db, rc, err, errlen);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
 }

@@ -253,13 +253,6 @@ static int one_line(struct parser *p, const char *line, size_t len, int overlong
 	return store(p, &events[i], args, vtime, timed);
 }
 
-/* Puts "database: message" in err. Returns the error as -errno. */
-static int sql_fail(sqlite3 *db, int rc, char *err, size_t errlen)
-{
-	snprintf(err, errlen, "%s: %s", sqlite3_db_filename(db, "main"), sqlite3_errmsg(db));
-	return db__errno(rc) ? db__errno(rc) : -EIO;
-}
-
 /* Prepares an INSERT of n access rows. Returns an SQLite code. */
 static int prepare_insert(sqlite3 *db, int n, sqlite3_stmt **st)
 {
@@ -388,12 +381,12 @@ static int read_all(sqlite3 *db, struct parser *p, gzFile gz, const char *path, 
 			snprintf(err, errlen, "%s:%llu: malformed %s line", path, (unsigned long long)st->lines, p->bad);
 			return -EBADMSG;
 		} else if (rc) {
-			return sql_fail(db, rc, err, errlen);
+			return db__fail(db, rc, err, errlen);
 		}
 	}
 	int rc = flush(p);
 	if (rc)
-		return sql_fail(db, rc, err, errlen);
+		return db__fail(db, rc, err, errlen);
 	int zerr;
 	const char *msg = gzerror(gz, &zerr);
 	if (zerr == Z_ERRNO) {
@@ -428,7 +421,7 @@ int import__qemu(sqlite3 *db, const char *path, const struct import_opts *o,
 			src = finish(db, &p);
 	}
 	if (src != SQLITE_OK)
-		rc = sql_fail(db, src, err, errlen);
+		rc = db__fail(db, src, err, errlen);
 	if (rc)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	st->run = p.run;
