@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/mount.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include "observer.h"
 #include "../lib/hosttime.h"
@@ -330,14 +331,18 @@ uint64_t kobs__events(const struct kobs *o) { return o->skel->bss->seen - o->bas
 uint64_t kobs__lost(const struct kobs *o) { return o->skel->bss->lost - o->base_lost + (o->nomem ? 1 : 0); }
 
 /* The consumer thread: records arrive in batches (the program wakes it
- * only when enough is waiting), else every 20 ms. */
+ * only when enough is waiting), else every 20 ms. It waits without the
+ * lock, so that kobs__flush never waits for its timeout. */
 static void *drain(void *arg)
 {
 	struct kobs *o = arg;
-	int rc = 0;
-	while (!o->stop && (rc >= 0 || errno == EINTR)) {
+	int epfd = ring_buffer__epoll_fd(o->rb);
+	while (!o->stop) {
+		struct epoll_event ev;
+		if (epoll_wait(epfd, &ev, 1, 20) < 0 && errno != EINTR)
+			break;
 		pthread_mutex_lock(&o->lock);
-		rc = ring_buffer__poll(o->rb, 20);
+		ring_buffer__consume(o->rb);
 		pthread_mutex_unlock(&o->lock);
 	}
 	return NULL;
